@@ -1,0 +1,48 @@
+# maillab: `make` lists the targets. Everything here is a thin wrapper: the work is done
+# by `python3 -m lab` (lab/cli.py), so the lab behaves the same however it is started.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+# Compose v2 (`docker compose`) where it exists, else v1 (`docker-compose`).
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+export COMPOSE
+LAB := $(PYTHON) -m lab
+VENV := .venv
+PYTEST_ARGS ?=
+
+.PHONY: help up down clean build config shell test lint
+
+help: ## list the targets
+	@echo "maillab: Internet mail as a runnable lab (README.md)"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: ## start the lab and wait until every service is healthy (LAB_ID=N: a side-by-side lab)
+	@$(LAB) up
+
+down: ## stop the lab; mailboxes and queues are kept
+	@$(LAB) down
+
+clean: ## stop the lab and delete its mailboxes and queues
+	@$(LAB) clean
+
+build: ## (re)build the images, and the Debian base image if no registry has it
+	@$(LAB) build
+
+config: ## check .env and show every value derived from it
+	@$(LAB) config
+
+shell: ## open a shell in a container: make shell SERVICE=client-x
+	@$(LAB) shell $(SERVICE)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+test: $(VENV)/.installed ## build, start an isolated copy of the lab, prove every step, tear it down
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed ## ruff
+	$(VENV)/bin/ruff check lab tests

@@ -1,0 +1,127 @@
+"""`lab` (also `python3 -m lab`): run the lab from the host.
+
+    lab up        start the lab and wait until every service is healthy
+    lab down      stop it; mailboxes and queues stay in their volumes
+    lab clean     stop it and delete its volumes (mailboxes, queues)
+    lab build     rebuild the images
+    lab config    check .env and show every value derived from it
+    lab shell S   a shell in service S (client-x, client-y, outsider, ...)
+
+LAB_ID=N selects a side-by-side lab with its own subnets and ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+import sys
+
+from lab import config
+from lab.compose import Lab, LabError, compose_command
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    FAILED = 1  # the lab did not do what was asked (message says why)
+    BAD_SETTING = 2  # .env or the command line is wrong; nothing was started
+
+
+def _summary(lab: Lab, seconds: float) -> str:
+    s = lab.settings
+    rows = [
+        ("dns", "ns.test: the lab's DNS, root of its internet", s.address("dns")),
+        ("provider-a", "mx, smtp, pop.provider-a.test", s.address("provider-a")),
+        ("provider-b", "mx, smtp, pop.provider-b.test", s.address("provider-b")),
+        ("client-x", "X, a customer of A (on access-a)", s.address("client-x", "access-a")),
+        ("client-y", "Y, a customer of B (on access-b)", s.address("client-y", "access-b")),
+        ("outsider", "a stranger on the internet", s.address("outsider")),
+    ]
+    lines = [f"maillab is up: project {lab.project}, all {len(rows)} services healthy ({seconds:.1f} s)", ""]
+    lines += [f"  {svc:<11} {addr:<13} {what}" for svc, what, addr in rows]
+    lines += ["", "Accounts (passwords are set in .env):"]
+    for acc in config.ACCOUNTS.values():
+        lines.append(f"  {acc.address:<20} {acc.password_setting}={s.passwords[acc.password_setting]}")
+    lines += ["", "On this machine (127.0.0.1), for a desktop mail client:"]
+    for p in config.PROVIDERS:
+        ports = ", ".join(f"{name} {s.host_port(p, port)}" for name, port in
+                          (("SMTP", 25), ("submission", 587), ("POP3", 110), ("POP3S", 995)))
+        lines.append(f"  {p.service}: {ports}")
+    lines += [
+        "",
+        "Next: open a shell as X with `make shell SERVICE=client-x` and try",
+        "  dig MX provider-b.test",
+        "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\",
+        f"        --auth-password {s.passwords['X_PASSWORD']} --from x@provider-a.test --to y@provider-b.test",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_up(lab: Lab, args: argparse.Namespace) -> Exit:
+    print(f"Starting maillab (project {lab.project}) with {' '.join(compose_command())} ...", flush=True)
+    seconds = lab.up()
+    print(_summary(lab, seconds))
+    return Exit.OK
+
+
+def cmd_down(lab: Lab, args: argparse.Namespace) -> Exit:
+    lab.down()
+    print(f"maillab {lab.project} stopped; mailboxes and queues are kept (`make clean` deletes them).")
+    return Exit.OK
+
+
+def cmd_clean(lab: Lab, args: argparse.Namespace) -> Exit:
+    lab.down(volumes=True)
+    print(f"maillab {lab.project} stopped and its volumes deleted.")
+    return Exit.OK
+
+
+def cmd_build(lab: Lab, args: argparse.Namespace) -> Exit:
+    lab.build()
+    return Exit.OK
+
+
+def cmd_config(lab: Lab, args: argparse.Namespace) -> Exit:
+    print(f"# .env is valid; project {lab.project} would use:")
+    for key, value in sorted(config.compose_env(lab.settings).items()):
+        print(f"{key}={value}")
+    return Exit.OK
+
+
+def cmd_shell(lab: Lab, args: argparse.Namespace) -> Exit:
+    cid = lab.container(args.service)
+    os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
+
+
+COMMANDS = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "clean": cmd_clean,
+    "build": cmd_build,
+    "config": cmd_config,
+    "shell": cmd_shell,
+}
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, func in COMMANDS.items():
+        sp = sub.add_parser(name, help=(func.__doc__ or "").strip())
+        if name == "shell":
+            sp.add_argument("service", choices=config.SERVICES)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = config.load()
+    except config.SettingError as err:
+        print(f"error: {err}\n(fix it in .env or the environment; nothing was started)", file=sys.stderr)
+        return Exit.BAD_SETTING
+    try:
+        return COMMANDS[args.command](Lab(settings), args)
+    except LabError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return Exit.FAILED

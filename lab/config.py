@@ -1,0 +1,287 @@
+"""The lab's facts in one place: its fixed topology, and the user's settings from `.env`.
+
+The names here are the lab's public interface (README, DESIGN.md): services, networks,
+domains, accounts. Everything a user may change (passwords, subnets, host ports, quota,
+retry schedule) comes from `.env`, overridable from the environment (`LAB_ID=3 make up`).
+`compose_env()` turns both into the variables that compose.yaml reads, so no address,
+port or timing is written twice.
+
+Standard library only: `make up` runs this before any virtualenv exists.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_FILE = REPO / ".env"
+STATE_DIR = REPO / ".lab"  # generated: per-project env files, the lab CA (git-ignored)
+
+PROJECT = "maillab"
+MAX_LAB_ID = 26  # HOST_PORT_BASE + 2000 * LAB_ID + 1995 must stay below 65536
+
+
+class SettingError(ValueError):
+    """A value in .env (or the environment) that the lab cannot use."""
+
+    def __init__(self, setting: str, value: str, problem: str) -> None:
+        super().__init__(f"{setting}={value!r}: {problem}")
+        self.setting = setting
+
+
+# --- fixed topology ------------------------------------------------------------------
+
+INTERNET = "internet"
+
+
+@dataclass(frozen=True)
+class Account:
+    local: str
+    domain: str
+    password_setting: str  # the .env variable holding its password
+
+    @property
+    def address(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+
+@dataclass(frozen=True)
+class Provider:
+    service: str  # compose service, e.g. provider-a
+    letter: str  # "a" or "b"
+    domain: str
+    access_network: str  # the network of its customers
+    customer: str  # the client service dialled in to it
+    accounts: tuple[Account, ...]
+    host_port_offset: int  # added to HOST_PORT_BASE
+
+    @property
+    def mx(self) -> str:
+        return f"mx.{self.domain}"
+
+    @property
+    def smtp(self) -> str:
+        return f"smtp.{self.domain}"
+
+    @property
+    def pop(self) -> str:
+        return f"pop.{self.domain}"
+
+
+def _accounts(domain: str, *locals_: str) -> tuple[Account, ...]:
+    return tuple(Account(lp, domain, f"{lp.upper()}_PASSWORD") for lp in locals_)
+
+
+PROVIDER_A = Provider(
+    "provider-a", "a", "provider-a.test", "access-a", "client-x",
+    _accounts("provider-a.test", "x", "x2"), 0,
+)
+PROVIDER_B = Provider(
+    "provider-b", "b", "provider-b.test", "access-b", "client-y",
+    _accounts("provider-b.test", "y", "y2"), 1000,
+)
+PROVIDERS = (PROVIDER_A, PROVIDER_B)
+ACCOUNTS = {acc.address: acc for p in PROVIDERS for acc in p.accounts}
+
+# Host number of each service on each network it joins (the last byte of its address).
+# Docker takes .1 of every network for the host's gateway.
+HOST_NUMBERS: dict[str, dict[str, int]] = {
+    INTERNET: {"provider-a": 10, "provider-b": 20, "dns": 53, "outsider": 66},
+    "access-a": {"provider-a": 10, "client-x": 100},
+    "access-b": {"provider-b": 20, "client-y": 100},
+}
+SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
+CLIENTS = ("client-x", "client-y", "outsider")
+PUBLISHED_PORTS = (25, 587, 110, 995)  # of each provider, on 127.0.0.1
+
+# Postfix retry schedules (seconds). "lab" shows a retry within seconds; "postfix" is
+# Postfix's own defaults. Lifetimes are what Postfix waits before it gives up.
+RETRY_PROFILES: dict[str, dict[str, str]] = {
+    "lab": {
+        "queue_run_delay": "5s",
+        "minimal_backoff_time": "5s",
+        "maximal_backoff_time": "10s",
+        "maximal_queue_lifetime": "1d",
+        "bounce_queue_lifetime": "1d",
+        "delay_warning_time": "0h",
+    },
+    "postfix": {
+        "queue_run_delay": "300s",
+        "minimal_backoff_time": "300s",
+        "maximal_backoff_time": "4000s",
+        "maximal_queue_lifetime": "5d",
+        "bounce_queue_lifetime": "5d",
+        "delay_warning_time": "0h",
+    },
+}
+
+SUBNET_SETTINGS = {
+    INTERNET: "INTERNET_SUBNET",
+    "access-a": "ACCESS_A_SUBNET",
+    "access-b": "ACCESS_B_SUBNET",
+}
+PASSWORD_RE = re.compile(r"[A-Za-z0-9_.!@#%+=~^-]{4,64}")
+QUOTA_RE = re.compile(r"[1-9][0-9]*[KMG]")
+
+
+# --- the user's settings ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    lab_id: int
+    project: str
+    passwords: dict[str, str]  # setting name -> password
+    subnets: dict[str, ipaddress.IPv4Network]  # network -> subnet, LAB_ID applied
+    host_port_base: int  # LAB_ID applied
+    mailbox_quota: str
+    retry_profile: str
+
+    def address(self, service: str, network: str = INTERNET) -> str:
+        return str(self.subnets[network].network_address + HOST_NUMBERS[network][service])
+
+    def host_port(self, provider: Provider, port: int) -> int:
+        return self.host_port_base + provider.host_port_offset + port
+
+    def password(self, address: str) -> str:
+        return self.passwords[ACCOUNTS[address].password_setting]
+
+    @property
+    def env_file(self) -> Path:
+        return STATE_DIR / f"{self.project}.env"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise SettingError(f"{path.name} line {number}", line, "expected NAME=value")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _int_setting(values: dict[str, str], name: str, low: int, high: int) -> int:
+    raw = values.get(name, "")
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SettingError(name, raw, f"must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def _subnet(values: dict[str, str], name: str, lab_id: int) -> ipaddress.IPv4Network:
+    raw = values.get(name, "")
+    try:
+        net = ipaddress.IPv4Network(raw)
+    except ValueError:
+        raise SettingError(name, raw, "must be an IPv4 network such as 10.80.0.0/24") from None
+    if net.prefixlen != 24:
+        raise SettingError(name, raw, "must be a /24 network (256 addresses)")
+    if not net.is_private:
+        raise SettingError(name, raw, "must lie in a private range (10/8, 172.16/12, 192.168/16)")
+    if lab_id:
+        octets = str(net.network_address).split(".")
+        shifted = int(octets[1]) + lab_id
+        moved = f"{octets[0]}.{shifted}.{octets[2]}.0/24"
+        if octets[0] != "10" or shifted > 255:
+            raise SettingError(
+                name, raw, f"LAB_ID={lab_id} moves it out of 10.0.0.0/8 (to {moved}); "
+                "use subnets in 10.0.0.0/8 with a second number of at most "
+                f"{255 - MAX_LAB_ID}"
+            )
+        net = ipaddress.IPv4Network(moved)
+    return net
+
+
+def load(
+    lab_id: int | None = None,
+    project: str | None = None,
+    env_file: Path = ENV_FILE,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Read .env, let the environment override it, check every value."""
+    values = read_env_file(env_file) if env_file.exists() else {}
+    environ = dict(os.environ) if environ is None else environ
+    values.update({k: v for k, v in environ.items() if k in values or k == "LAB_ID"})
+
+    if lab_id is None:
+        lab_id = _int_setting({"LAB_ID": values.get("LAB_ID", "0")}, "LAB_ID", 0, MAX_LAB_ID)
+    project = project or (PROJECT if lab_id == 0 else f"{PROJECT}-{lab_id}")
+
+    passwords = {}
+    for acc in ACCOUNTS.values():
+        pw = values.get(acc.password_setting, "")
+        if not PASSWORD_RE.fullmatch(pw):
+            raise SettingError(
+                acc.password_setting, pw,
+                "must be 4 to 64 of the characters A-Z a-z 0-9 _ . ! @ # % + = ~ ^ -",
+            )
+        passwords[acc.password_setting] = pw
+
+    subnets = {net: _subnet(values, name, lab_id) for net, name in SUBNET_SETTINGS.items()}
+    names = list(SUBNET_SETTINGS.items())
+    for i, (net, name) in enumerate(names):
+        for other_net, other_name in names[i + 1:]:
+            if subnets[net].overlaps(subnets[other_net]):
+                raise SettingError(name, str(subnets[net]), f"overlaps {other_name}")
+
+    base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - 2000 * MAX_LAB_ID - 1995)
+
+    quota = values.get("MAILBOX_QUOTA", "")
+    if not QUOTA_RE.fullmatch(quota):
+        raise SettingError("MAILBOX_QUOTA", quota, "must be a size such as 512K, 10M or 1G")
+
+    profile = values.get("RETRY_PROFILE", "")
+    if profile not in RETRY_PROFILES:
+        raise SettingError("RETRY_PROFILE", profile, f"must be one of {', '.join(RETRY_PROFILES)}")
+
+    return Settings(
+        lab_id=lab_id,
+        project=project,
+        passwords=passwords,
+        subnets=subnets,
+        host_port_base=base + 2000 * lab_id,
+        mailbox_quota=quota,
+        retry_profile=profile,
+    )
+
+
+def compose_env(s: Settings) -> dict[str, str]:
+    """Every variable compose.yaml uses, derived from the settings."""
+    env: dict[str, str] = {"LAB_ID": str(s.lab_id), "MAILBOX_QUOTA": s.mailbox_quota}
+    env.update(s.passwords)
+    for net, setting in SUBNET_SETTINGS.items():
+        env[setting] = str(s.subnets[net])
+    for net, hosts in HOST_NUMBERS.items():
+        for service in hosts:
+            env[_var(service, net)] = s.address(service, net)
+    for p in PROVIDERS:
+        env[f"DOMAIN_{p.letter.upper()}"] = p.domain
+        env[f"USERS_{p.letter.upper()}"] = " ".join(
+            f"{acc.local}:{s.passwords[acc.password_setting]}" for acc in p.accounts
+        )
+        for port in PUBLISHED_PORTS:
+            env[f"HOST_PORT_{p.letter.upper()}_{port}"] = str(s.host_port(p, port))
+    for key, value in RETRY_PROFILES[s.retry_profile].items():
+        env[f"POSTFIX_{key.upper()}"] = value
+    return env
+
+
+def _var(service: str, network: str) -> str:
+    """IP variable name: PROVIDER_A_IP (internet side), PROVIDER_A_ACCESS_IP, CLIENT_X_IP."""
+    name = service.upper().replace("-", "_")
+    return f"{name}_IP" if network == INTERNET or service.startswith("client") else f"{name}_ACCESS_IP"
+
+
+def write_compose_env(s: Settings) -> Path:
+    STATE_DIR.mkdir(exist_ok=True)
+    lines = [f"# generated by lab/config.py from .env for project {s.project}; do not edit"]
+    lines += [f"{k}={v}" for k, v in sorted(compose_env(s).items())]
+    s.env_file.write_text("\n".join(lines) + "\n")
+    return s.env_file

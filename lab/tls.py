@@ -1,0 +1,59 @@
+"""The lab's certificate authority, made on this machine the first time it is needed.
+
+No private key is ever committed: `.lab/tls/` is created locally with openssl. Each
+provider gets a certificate for its names (mx., smtp., pop. and the domain itself) and
+for 127.0.0.1, so a desktop mail client that trusts ca.crt can verify it too.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from lab.config import PROVIDERS, STATE_DIR
+
+TLS_DIR = STATE_DIR / "tls"
+CA_CERT = TLS_DIR / "ca.crt"
+CA_KEY = TLS_DIR / "ca.key"
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
+    """Create the CA and the provider certificates unless they exist. True if created."""
+    wanted = [tls_dir / "ca.crt"] + [tls_dir / f"{p.service}.{ext}" for p in PROVIDERS for ext in ("crt", "key")]
+    if all(path.exists() for path in wanted):
+        return False
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+    _openssl(
+        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt), "-days", "3650",
+        "-subj", "/O=maillab/CN=maillab lab CA (local to this machine)",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    for p in PROVIDERS:
+        key, crt = tls_dir / f"{p.service}.key", tls_dir / f"{p.service}.crt"
+        names = [p.mx, p.smtp, p.pop, p.domain, "localhost"]
+        san = ",".join([f"DNS:{n}" for n in names] + ["IP:127.0.0.1"])
+        with tempfile.TemporaryDirectory() as tmp:
+            csr, ext = Path(tmp) / "req.csr", Path(tmp) / "ext.cnf"
+            ext.write_text(
+                f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+            )
+            _openssl(
+                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={p.mx}",
+            )
+            _openssl(
+                "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+                "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext),
+            )
+        key.chmod(0o600)
+    ca_key.chmod(0o600)
+    return True
