@@ -37,7 +37,8 @@ def _summary(lab: Lab, seconds: float) -> str:
         ("client-y", "Y, a customer of B (on access-b)", s.address("client-y", "access-b")),
         ("outsider", "a stranger on the internet", s.address("outsider")),
     ]
-    lines = [f"maillab is up: project {lab.project}, all {len(rows)} services healthy ({seconds:.1f} s)", ""]
+    lines = [f"maillab is up: project {lab.project}, all {len(rows)} services healthy ({seconds:.1f} s)"]
+    lines.append("")
     lines += [f"  {svc:<11} {addr:<13} {what}" for svc, what, addr in rows]
     lines += ["", "Accounts (passwords are set in .env):"]
     for acc in config.ACCOUNTS.values():
@@ -104,7 +105,9 @@ COMMANDS = {
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, func in COMMANDS.items():
         sp = sub.add_parser(name, help=(func.__doc__ or "").strip())

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from functools import cache
-from pathlib import Path
 
 from lab import tls
 from lab.config import REPO, SERVICES, Settings, write_compose_env
@@ -110,7 +109,8 @@ class Lab:
         for c in info:
             service = c["Config"]["Labels"]["com.docker.compose.service"]
             state = c["State"]
-            states[service] = state["Health"]["Status"] if state["Running"] and "Health" in state else state["Status"]
+            healthy = state["Running"] and "Health" in state
+            states[service] = state["Health"]["Status"] if healthy else state["Status"]
         return states
 
     def wait_healthy(self, timeout: float) -> None:
@@ -142,11 +142,9 @@ class Lab:
 
 def ensure_base_image() -> None:
     """debian:bookworm-slim: pulled, or built from Debian's packages when no registry has it."""
-    if subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True).returncode == 0:
+    present = subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True)
+    if present.returncode == 0:
         return
     if subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)]).returncode != 0:
         raise LabError("could not get debian:bookworm-slim (see the messages above)")
 
-
-def repo_path(path: Path) -> str:
-    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)

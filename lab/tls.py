@@ -24,7 +24,8 @@ def _openssl(*args: str) -> None:
 
 def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
     """Create the CA and the provider certificates unless they exist. True if created."""
-    wanted = [tls_dir / "ca.crt"] + [tls_dir / f"{p.service}.{ext}" for p in PROVIDERS for ext in ("crt", "key")]
+    wanted = [tls_dir / "ca.crt"]
+    wanted += [tls_dir / f"{p.service}.{ext}" for p in PROVIDERS for ext in ("crt", "key")]
     if all(path.exists() for path in wanted):
         return False
     tls_dir.mkdir(parents=True, exist_ok=True)

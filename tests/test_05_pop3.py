@@ -1,0 +1,82 @@
+"""Steps 5 and 6: Y asks B over POP3 whether mail has come (B never announces it) and
+takes it home, byte for byte, Japanese subject and body included."""
+
+import re
+
+import pytest
+
+from tests.harness import make_message, pop3, pop3_login, submit, wait_until
+
+X, Y = "x@provider-a.test", "y@provider-b.test"
+POP_B = "pop.provider-b.test"
+SUBJECT = "メールのしくみ: POP で受け取る"
+BODY = "Y さんへ\nプロバイダ B のメールボックスに届きました。\n"
+TRACE_HEADERS = ("Return-Path:", "Delivered-To:", "Received:", "\t", " ")
+
+
+@pytest.fixture
+def y_login(settings) -> list[str]:
+    return pop3_login(Y, settings.password(Y))
+
+
+@pytest.fixture
+def one_message_for_y(client_x, provider_b, settings):
+    """Y's mailbox holds exactly one message, from X, with Japanese text."""
+    provider_b.empty_mailbox(Y)
+    message = make_message(X, Y, subject=SUBJECT, body=BODY)
+    submit(client_x, X, settings.password(X), Y, message)
+    wait_until(lambda: provider_b.messages_with(Y, message["Message-ID"]), "the message in Y's Maildir")
+    return message.as_bytes()
+
+
+def test_empty_mailbox_is_a_normal_answer(client_y, provider_b, y_login):
+    provider_b.empty_mailbox(Y)
+    replies = pop3(client_y, POP_B, [*y_login, "STAT", "LIST", "QUIT"])
+    assert replies[-3].reply == "+OK 0 0"
+    listing = replies[-2]
+    assert listing.ok and listing.data == b""
+
+
+def test_y_retrieves_the_message_byte_exact(client_y, one_message_for_y, y_login):
+    sent = one_message_for_y
+    greeting, stls, user, password, stat, listing, uidl, top, retr, dele, quit_ = pop3(
+        client_y, POP_B, [*y_login, "STAT", "LIST", "UIDL", "TOP 1 0", "RETR 1", "DELE 1", "QUIT"]
+    )
+    assert greeting.reply.startswith("+OK")
+    assert stls.ok and user.ok and password.reply.startswith("+OK Logged in")
+
+    size = len(retr.data)
+    assert stat.reply == f"+OK 1 {size}"
+    assert listing.data == f"1 {size}\r\n".encode()
+    assert re.fullmatch(rb"1 \S+\r\n", uidl.data)
+
+    # What B added in front of the message is only its trace (Return-Path, Received...).
+    assert retr.data.endswith(sent)
+    added = retr.data[: -len(sent)].decode()
+    assert all(line.startswith(TRACE_HEADERS) for line in added.splitlines()), added
+    assert "=?utf-8?" in retr.data.decode().lower()  # the subject travels MIME-encoded
+    assert BODY.replace("\n", "\r\n").encode() in retr.data  # the body as 8-bit UTF-8
+
+    headers = retr.data.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    assert top.data == headers
+
+    assert dele.ok and quit_.ok
+
+
+def test_deleted_mail_is_gone_in_the_next_session(client_y, one_message_for_y, y_login):
+    *_, dele, quit_ = pop3(client_y, POP_B, [*y_login, "DELE 1", "QUIT"])
+    assert dele.ok and quit_.ok
+    assert pop3(client_y, POP_B, [*y_login, "STAT", "QUIT"])[-2].reply == "+OK 0 0"
+
+
+def test_pop3s_on_995(client_y, y_login):
+    replies = pop3(client_y, POP_B, [*y_login, "STAT", "QUIT"], tls="pop3s")
+    assert replies[-3].reply.startswith("+OK Logged in")
+    assert replies[-2].reply.startswith("+OK ")
+
+
+def test_no_login_before_stls(client_y, y_login):
+    _greeting, user, *_ = pop3(client_y, POP_B, [*y_login, "QUIT"], tls="none")
+    assert user.reply == (
+        "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
+    )
