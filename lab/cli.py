@@ -53,7 +53,8 @@ def _summary(lab: Lab, seconds: float) -> str:
         "Next: open a shell as X with `make shell SERVICE=client-x` and try",
         "  dig MX provider-b.test",
         "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\",
-        f"        --auth-password {s.passwords['X_PASSWORD']} --from x@provider-a.test --to y@provider-b.test",
+        f"        --auth-password {s.passwords['X_PASSWORD']} \\",
+        "        --from x@provider-a.test --to y@provider-b.test",
     ]
     return "\n".join(lines)
 
