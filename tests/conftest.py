@@ -90,6 +90,11 @@ def infra(lab: Lab):
     return lambda service: testinfra.get_host(f"docker://{lab.container(service)}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Disruptive tests last: if one fails to restore the lab, the rest have run."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
 # --- logs on failure -------------------------------------------------------------------
 
 _FAILED = False

@@ -48,7 +48,7 @@ def test_postfix_policy(infra, provider):
 
 
 @pytest.mark.parametrize("service", PROVIDERS)
-def test_dovecot_policy(infra, service):
+def test_dovecot_policy(infra, settings, service):
     host = infra(service)
 
     def doveconf(name: str) -> str:
@@ -58,7 +58,7 @@ def test_dovecot_policy(infra, service):
     assert doveconf("ssl") == "required"
     assert doveconf("disable_plaintext_auth") == "yes"
     assert "quota" in doveconf("mail_plugins").split()
-    assert host.check_output("doveconf -h plugin/quota_rule") == "*:storage=10M"
+    assert host.check_output("doveconf -h plugin/quota_rule") == f"*:storage={settings.mailbox_quota}"
 
 
 @pytest.mark.parametrize("service", [*PROVIDERS, "dns", "outsider"])
@@ -79,7 +79,9 @@ def test_both_daemons_log_to_the_container_output(container, service):
 def test_a_provider_never_runs_half_working(lab, container):
     """If Dovecot dies, the whole container stops (and a restart brings it back)."""
     provider = container("provider-b")
-    provider.run("sh", "-c", "kill -KILL $(cat /run/dovecot/master.pid)")
-    wait_until(lambda: lab.states().get("provider-b") == "exited", "provider-b to exit", timeout=15)
-    lab.compose("start", "provider-b", capture=True)
-    lab.wait_healthy(timeout=60)
+    try:
+        provider.run("sh", "-c", "kill -KILL $(cat /run/dovecot/master.pid)")
+        wait_until(lambda: lab.states().get("provider-b") == "exited", "provider-b to exit", timeout=15)
+    finally:
+        lab.compose("start", "provider-b", capture=True)
+        lab.wait_healthy(timeout=60)
