@@ -11,7 +11,7 @@ LAB := $(PYTHON) -m lab
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: help up down clean build config shell test lint
+.PHONY: help up down clean build config shell relay-check test lint
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -34,6 +34,9 @@ config: ## check .env and show every value derived from it
 
 shell: ## open a shell in a container: make shell SERVICE=client-x
 	@$(LAB) shell $(SERVICE)
+
+relay-check: ## try every relay trick on a provider: make relay-check FROM=outsider SERVER=provider-a
+	@$(LAB) relay-check --from $(or $(FROM),outsider) --server $(or $(SERVER),provider-a) --port $(or $(PORT),25)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

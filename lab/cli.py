@@ -6,6 +6,8 @@
     lab build     rebuild the images
     lab config    check .env and show every value derived from it
     lab shell S   a shell in service S (client-x, client-y, outsider, ...)
+    lab relay-check [--from V] [--server P] [--port N]
+                  try every relay trick against a provider; exit 1 if any works
 
 LAB_ID=N selects a side-by-side lab with its own subnets and ports.
 """
@@ -17,7 +19,7 @@ import enum
 import os
 import sys
 
-from lab import config
+from lab import config, probes, relaycheck
 from lab.compose import Lab, LabError, compose_command
 
 
@@ -95,6 +97,15 @@ def cmd_shell(lab: Lab, args: argparse.Namespace) -> Exit:
     os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
 
 
+def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
+    provider = next(p for p in config.PROVIDERS if p.service == args.server)
+    where = "this machine, through 127.0.0.1" if args.vantage == probes.HOST else args.vantage
+    print(f"Relay check of {provider.service} port {args.port}, from {where}:", flush=True)
+    attempts = probes.relay_check(lab, args.vantage, provider, args.port)
+    print(relaycheck.table(attempts))
+    return Exit.FAILED if any(a.relayed for a in attempts) else Exit.OK
+
+
 COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -102,6 +113,7 @@ COMMANDS = {
     "build": cmd_build,
     "config": cmd_config,
     "shell": cmd_shell,
+    "relay-check": cmd_relay_check,
 }
 
 
@@ -114,6 +126,11 @@ def parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=(func.__doc__ or "").strip())
         if name == "shell":
             sp.add_argument("service", choices=config.SERVICES)
+        if name == "relay-check":
+            sp.add_argument("--from", dest="vantage", default="outsider", choices=probes.VANTAGE_POINTS,
+                            help="where the attempts come from (host: through the published ports)")
+            sp.add_argument("--server", default="provider-a", choices=[p.service for p in config.PROVIDERS])
+            sp.add_argument("--port", type=int, default=25, choices=config.PUBLISHED_PORTS[:2])
     return p
 
 

@@ -41,6 +41,13 @@ def compose_command() -> tuple[str, ...]:
     raise LabError("neither `docker compose` nor `docker-compose` is installed")
 
 
+def docker_exec(container: str, args: list[str] | tuple[str, ...], input: bytes | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """Run a command in a container (stdin from `input`), without a terminal."""
+    command = ["docker", "exec", *(["-i"] if input is not None else []), container, *args]
+    return subprocess.run(command, input=input, capture_output=True, timeout=timeout)
+
+
 def docker(*args: str, check: bool = True) -> str:
     done = subprocess.run(["docker", *args], capture_output=True, text=True)
     if check and done.returncode != 0:

@@ -125,7 +125,11 @@ SUBNET_SETTINGS = {
     "access-b": "ACCESS_B_SUBNET",
 }
 PASSWORD_RE = re.compile(r"[A-Za-z0-9_.!@#%+=~^-]{4,64}")
-QUOTA_RE = re.compile(r"[1-9][0-9]*[KMG]")
+SIZE_RE = re.compile(r"[1-9][0-9]*[KMG]")
+
+
+def size_in_bytes(size: str) -> int:
+    return int(size[:-1]) * 1024 ** " KMG".index(size[-1])
 
 
 # --- the user's settings ----------------------------------------------------------------
@@ -139,7 +143,14 @@ class Settings:
     subnets: dict[str, ipaddress.IPv4Network]  # network -> subnet, LAB_ID applied
     host_port_base: int  # LAB_ID applied
     mailbox_quota: str
+    max_message_size: str
+    max_recipients: int
+    max_recipients_per_minute: int
     retry_profile: str
+
+    @property
+    def max_message_bytes(self) -> int:
+        return size_in_bytes(self.max_message_size)
 
     def address(self, service: str, network: str = INTERNET) -> str:
         return str(self.subnets[network].network_address + HOST_NUMBERS[network][service])
@@ -233,9 +244,11 @@ def load(
 
     base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - 2000 * MAX_LAB_ID - 1995)
 
-    quota = values.get("MAILBOX_QUOTA", "")
-    if not QUOTA_RE.fullmatch(quota):
-        raise SettingError("MAILBOX_QUOTA", quota, "must be a size such as 512K, 10M or 1G")
+    sizes = {}
+    for name in ("MAILBOX_QUOTA", "MAX_MESSAGE_SIZE"):
+        sizes[name] = values.get(name, "")
+        if not SIZE_RE.fullmatch(sizes[name]):
+            raise SettingError(name, sizes[name], "must be a size such as 512K, 10M or 1G")
 
     profile = values.get("RETRY_PROFILE", "")
     if profile not in RETRY_PROFILES:
@@ -247,14 +260,23 @@ def load(
         passwords=passwords,
         subnets=subnets,
         host_port_base=base + 2000 * lab_id,
-        mailbox_quota=quota,
+        mailbox_quota=sizes["MAILBOX_QUOTA"],
+        max_message_size=sizes["MAX_MESSAGE_SIZE"],
+        max_recipients=_int_setting(values, "MAX_RECIPIENTS", 1, 10000),
+        max_recipients_per_minute=_int_setting(values, "MAX_RECIPIENTS_PER_MINUTE", 0, 1000000),
         retry_profile=profile,
     )
 
 
 def compose_env(s: Settings) -> dict[str, str]:
     """Every variable compose.yaml uses, derived from the settings."""
-    env: dict[str, str] = {"LAB_ID": str(s.lab_id), "MAILBOX_QUOTA": s.mailbox_quota}
+    env: dict[str, str] = {
+        "LAB_ID": str(s.lab_id),
+        "MAILBOX_QUOTA": s.mailbox_quota,
+        "POSTFIX_MESSAGE_SIZE_LIMIT": str(s.max_message_bytes),
+        "POSTFIX_SUBMISSION_RECIPIENT_LIMIT": str(s.max_recipients),
+        "POSTFIX_SUBMISSION_RECIPIENT_RATE_LIMIT": str(s.max_recipients_per_minute),
+    }
     env.update(s.passwords)
     for net, setting in SUBNET_SETTINGS.items():
         env[setting] = str(s.subnets[net])

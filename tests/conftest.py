@@ -122,5 +122,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for path in sorted(LOG_DIR.glob("*.log")):
         lines = path.read_text().splitlines()  # the first line names the service
         terminalreporter.write_line(lines[0])
-        for line in lines[-25:]:
+        for line in lines[1:][-25:]:
             terminalreporter.write_line(line)

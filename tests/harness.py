@@ -22,9 +22,13 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import TypeVar
 
+from lab.compose import docker_exec
+
 T = TypeVar("T")
 WAIT_TIMEOUT = float(os.environ.get("LAB_WAIT_TIMEOUT", "30"))
-POP3_SESSION = (Path(__file__).parent / "clients" / "pop3_session.py").read_bytes()
+CLIENT_SCRIPTS = Path(__file__).parent / "clients"
+POP3_SESSION = (CLIENT_SCRIPTS / "pop3_session.py").read_bytes()
+RAW_SESSION = (CLIENT_SCRIPTS / "raw_session.py").read_bytes()
 
 
 class WaitTimeout(AssertionError):
@@ -74,8 +78,7 @@ class Container:
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-        command = ["docker", "exec", *(["-i"] if input is not None else []), self.id, *args]
-        done = subprocess.run(command, input=input, capture_output=True, timeout=timeout)
+        done = docker_exec(self.id, args, input=input, timeout=timeout)
         if check and done.returncode != 0:
             raise AssertionError(
                 f"{self.service}: {' '.join(args)} exited {done.returncode}\n"
@@ -234,3 +237,38 @@ def pop3(client: Container, host: str, commands: list[str], tls: str = "stls",
 
 def pop3_login(user: str, password: str) -> list[str]:
     return [f"USER {user}", f"PASS {password}"]
+
+
+# --- raw bytes ----------------------------------------------------------------------------
+
+STARTTLS = "STARTTLS"  # a raw step: switch the connection to TLS here
+
+
+@dataclass
+class RawSession:
+    greeting: str
+    replies: list[str]
+    closed: bool  # the server hung up
+
+    @property
+    def transcript(self) -> str:
+        return self.greeting + "".join(self.replies)
+
+
+def raw_session(client: Container, host: str, port: int, steps: list[bytes | str],
+                pregreet: bool = False, hangup: bytes | None = None) -> RawSession:
+    """Send exact bytes from `client`, one step at a time, reading a reply after each."""
+    spec = {
+        "host": host, "port": port, "pregreet": pregreet,
+        "steps": [s if s == STARTTLS else base64.b64encode(s).decode() for s in steps],
+    }
+    if hangup is not None:
+        spec["hangup"] = base64.b64encode(hangup).decode()
+    done = client.run("python3", "-", json.dumps(spec), input=RAW_SESSION)
+    result = json.loads(done.stdout)
+    return RawSession(result["greeting"], result["replies"], result["closed"])
+
+
+def auth_plain(user: str, password: str) -> bytes:
+    token = base64.b64encode(f"\0{user}\0{password}".encode())
+    return b"AUTH PLAIN " + token + b"\r\n"

@@ -1,0 +1,129 @@
+"""Relay check: try the classic tricks that make a mail server relay for a stranger.
+
+Each form is tried on a fresh connection (a server slows down and drops a client after
+too many errors) and stops after RCPT: nothing is ever sent, so running the check never
+relays a message even where it finds an open relay. A form "RELAYED" when the server
+accepts (2xx) a recipient in a domain it has no business with.
+
+Self-contained on purpose: `lab relay-check` runs it on the host or pipes this file into
+`python3 -` inside a client container, where only the standard library exists.
+
+    python3 relaycheck.py HOST PORT SERVER_NAME SERVER_IP DOMAIN THIRD_PARTY... [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import sys
+from dataclasses import asdict, dataclass
+
+F, T = "spammer", "victim"  # the sender's and the recipient's local parts
+
+# (MAIL FROM, RCPT TO) with F and T the local parts of sender and recipient, D the
+# third-party domain, S a name of the server, IP its address. From "Anti-Spam
+# Recommendations for SMTP MTAs" (RFC 2505) and the tests open-relay scanners use.
+FORMS: tuple[tuple[str, str], ...] = (
+    ("<>", "<{T}@{D}>"),
+    ("<{F}@{D}>", "<{T}@{D}>"),
+    ("<{F}@{S}>", "<{T}@{D}>"),
+    ("<{F}@[{IP}]>", "<{T}@{D}>"),
+    ("<{F}@[{IP}]>", "<{T}%{D}@[{IP}]>"),
+    ("<{F}@[{IP}]>", "<{T}%{D}@{S}>"),
+    ("<{F}@[{IP}]>", '<"{T}@{D}">'),
+    ("<{F}@[{IP}]>", '<"{T}%{D}">'),
+    ("<{F}@[{IP}]>", "<{T}@{D}@[{IP}]>"),
+    ("<{F}@[{IP}]>", '<"{T}@{D}"@[{IP}]>'),
+    ("<{F}@[{IP}]>", "<{T}@{D}@{S}>"),
+    ("<{F}@[{IP}]>", "<@[{IP}]:{T}@{D}>"),
+    ("<{F}@[{IP}]>", "<@{S}:{T}@{D}>"),
+    ("<{F}@[{IP}]>", "<{D}!{T}>"),
+    ("<{F}@[{IP}]>", "<{D}!{T}@[{IP}]>"),
+    ("<{F}@[{IP}]>", "<{D}!{T}@{S}>"),
+    ("<{F}@[{IP}]>", '<"{T}@{D}"@{S}>'),
+    ("<{F}@[{IP}]>", "<{T}%{D}>"),
+)
+PLACEHOLDERS = {"F": "F", "T": "T", "D": "D", "S": "S", "IP": "IP"}
+
+
+def form_name(mail_from: str, rcpt_to: str) -> str:
+    """The form in the letters of the table above, e.g. "<F@[IP]> -> <T%D@S>"."""
+    return f"{mail_from.format(**PLACEHOLDERS)} -> {rcpt_to.format(**PLACEHOLDERS)}"
+
+
+@dataclass
+class Attempt:
+    form: str
+    third_party: str
+    server_name: str  # what S stood for
+    mail_from: str
+    rcpt_to: str
+    reply: str  # the server's reply to RCPT (or to MAIL, if that was refused)
+    verdict: str  # "refused" (5xx), "deferred" (4xx), "RELAYED" (2xx), "error"
+
+    @property
+    def relayed(self) -> bool:
+        return self.verdict == "RELAYED"
+
+
+def _verdict(code: int) -> str:
+    return "RELAYED" if 200 <= code < 300 else "deferred" if 400 <= code < 500 else "refused"
+
+
+def attempt(host: str, port: int, form: str, mail_from: str, rcpt_to: str,
+            third_party: str, server_name: str, helo: str = "relay-check.invalid") -> Attempt:
+    def result(reply: str, verdict: str) -> Attempt:
+        return Attempt(form, third_party, server_name, mail_from, rcpt_to, reply, verdict)
+
+    try:
+        with smtplib.SMTP(host, port, local_hostname=helo, timeout=15) as smtp:
+            smtp.ehlo()
+            code, text = smtp.docmd(f"MAIL FROM:{mail_from}")
+            if code >= 400:
+                return result(f"{code} {text.decode()} (at MAIL)", _verdict(code))
+            code, text = smtp.docmd(f"RCPT TO:{rcpt_to}")
+            smtp.docmd("RSET")
+            return result(f"{code} {text.decode()}", _verdict(code))
+    except (OSError, smtplib.SMTPException) as err:
+        return result(f"connection failed: {err}", "error")
+
+
+def battery(host: str, port: int, server_names: list[str], server_ip: str,
+            third_parties: list[str]) -> list[Attempt]:
+    """Every form, against every third-party domain, with each name of the server as S."""
+    results = []
+    for domain in third_parties:
+        for i, name in enumerate(server_names):
+            for mail_t, rcpt_t in FORMS:
+                if i and "{S}" not in mail_t + rcpt_t:  # without S: once per domain is enough
+                    continue
+                values = {"F": F, "T": T, "D": domain, "S": name, "IP": server_ip}
+                results.append(attempt(host, port, form_name(mail_t, rcpt_t), mail_t.format(**values),
+                                       rcpt_t.format(**values), domain, name))
+    return results
+
+
+def table(results: list[Attempt]) -> str:
+    width = max(len(r.rcpt_to) for r in results)
+    lines = [f"{'MAIL FROM':<34} {'RCPT TO':<{width}}  verdict   reply"]
+    for r in results:
+        lines.append(f"{r.mail_from:<34} {r.rcpt_to:<{width}}  {r.verdict:<9} {r.reply}")
+    relayed = sum(r.relayed for r in results)
+    lines.append(f"{len(results)} attempts, {relayed} relayed"
+                 + (" -- THIS SERVER IS AN OPEN RELAY" if relayed else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    as_json = "--json" in argv
+    args = [a for a in argv if a != "--json"]
+    host, port, server_names, server_ip, *third_parties = args
+    results = battery(host, int(port), server_names.split(","), server_ip, third_parties)
+    print(json.dumps([asdict(r) for r in results]) if as_json else table(results))
+    return 1 if any(r.relayed for r in results) else 0
+
+
+if __name__ == "__main__":
+    socket.setdefaulttimeout(15)
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,162 @@
+"""Bad input gets a protocol error (or, after too many errors, a clean disconnect),
+nothing partial is delivered, and the next well-behaved client is served normally.
+
+Each case is one connection: steps sent one at a time, a regex for the reply to the
+last step, and whether the server hangs up. A message refused for bare LF ends the
+transaction, not the session: the server keeps talking to that client."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.harness import STARTTLS, auth_plain, new_message_id, raw_session
+
+SMTP_A, MX_A, POP_A = "smtp.provider-a.test", "mx.provider-a.test", "pop.provider-a.test"
+EHLO = b"EHLO client.example\r\n"
+X = "x@provider-a.test"
+MARKER = new_message_id("bad-input")  # in every message body sent here: none may arrive
+
+
+def envelope(rcpt: str = X) -> list[bytes]:
+    return [EHLO, b"MAIL FROM:<someone@nowhere.example>\r\n", f"RCPT TO:<{rcpt}>\r\n".encode()]
+
+
+def body(text: bytes) -> bytes:
+    return b"Message-ID: " + MARKER.encode() + b"\r\nSubject: bad input\r\n\r\n" + text
+
+
+@dataclass
+class Case:
+    port: int
+    steps: list[bytes | str]
+    expect: str  # regex for the last reply (or the greeting, if no step is answered)
+    closed: bool = False  # the server must hang up
+    pregreet: bool = False
+    hangup: bytes | None = None
+    login: bool = False  # 587: STARTTLS and AUTH as X first
+    host: str = field(default="")
+
+
+BARE_LF = r"550 5\.5\.2 mx\.provider-a\.test Error: bare <LF> received\r\n"
+TOO_MANY_ERRORS = r"(.*\r\n)?421 4\.7\.0 mx\.provider-a\.test Error: too many errors\r\n"
+SMTP_CASES = {
+    "bare LF ending a command": Case(25, [b"EHLO client.example\n"], BARE_LF, closed=True),
+    "bare LF inside DATA": Case(25, [*envelope(), b"DATA\r\n",
+                                     body(b"line one\nline two\n.\n") + b"\r\n.\r\n"], BARE_LF),
+    "NUL in an address": Case(25, [EHLO, b"MAIL FROM:<some\x00one@nowhere.example>\r\n"],
+                              r"501 5\.1\.7 Bad sender address syntax\r\n"),
+    "command line of 3000 octets": Case(25, [EHLO, b"X" * 3000 + b"\r\n"],
+                                        r"500 5\.5\.2 Error: command not recognized\r\n"),
+    "address of 3000 octets": Case(25, [EHLO, b"MAIL FROM:<" + b"a" * 3000 + b"@nowhere.example>\r\n"],
+                                   r"501 5\.1\.7 Bad sender address syntax\r\n"),
+    "unknown command": Case(25, [EHLO, b"MAKE MONEY FAST\r\n"],
+                            r"500 5\.5\.2 Error: command not recognized\r\n"),
+    "DATA before MAIL": Case(25, [EHLO, b"DATA\r\n"], r"503 5\.5\.1 Error: need RCPT command\r\n"),
+    "DATA before RCPT": Case(25, [EHLO, b"MAIL FROM:<someone@nowhere.example>\r\n", b"DATA\r\n"],
+                             r"554 5\.5\.1 Error: no valid recipients\r\n"),
+    "RCPT before MAIL": Case(25, [EHLO, b"RCPT TO:<x@provider-a.test>\r\n"],
+                             r"503 5\.5\.1 Error: need MAIL command\r\n"),
+    "talking before the greeting": Case(25, [EHLO + b"MAIL FROM:<someone@nowhere.example>\r\n"],
+                                        r"554 5\.5\.0 Error: SMTP protocol synchronization\r\n",
+                                        closed=True, pregreet=True),
+    "sender without closing bracket": Case(25, [EHLO, b"MAIL FROM:<someone@nowhere.example\r\n"],
+                                           r"501 5\.1\.7 Bad sender address syntax\r\n"),
+    "recipient with a space": Case(25, [EHLO, b"MAIL FROM:<someone@nowhere.example>\r\n",
+                                        b"RCPT TO:<x y@provider-a.test>\r\n"],
+                                   r"501 5\.1\.3 Bad recipient address syntax\r\n"),
+    "non-ASCII address without SMTPUTF8": Case(
+        25, [EHLO, "MAIL FROM:<送信者@nowhere.example>\r\n".encode()],
+        r"553 5\.6\.7 Must declare SMTPUTF8 to send unicode address\r\n"),
+    "a flood of bad commands": Case(25, [EHLO, *[b"GIMME\r\n"] * 12],
+                                    TOO_MANY_ERRORS, closed=True),
+    "hanging up in the middle of DATA": Case(25, [*envelope(), b"DATA\r\n"], r"354 .*\r\n",
+                                             hangup=body(b"half a mess")),
+    # Submission: the same rules, before and after STARTTLS + AUTH.
+    "587: bare LF ending a command": Case(587, [b"EHLO client.example\n"], BARE_LF, closed=True),
+    "587: unknown command": Case(587, [EHLO, b"MAKE MONEY FAST\r\n"],
+                                 r"500 5\.5\.2 Error: command not recognized\r\n"),
+    "587: MAIL before STARTTLS": Case(587, [EHLO, b"MAIL FROM:<x@provider-a.test>\r\n"],
+                                      r"530 5\.7\.0 Must issue a STARTTLS command first\r\n"),
+    "587: talking before the greeting": Case(587, [EHLO + b"STARTTLS\r\n"],
+                                             r"554 5\.5\.0 Error: SMTP protocol synchronization\r\n",
+                                             closed=True, pregreet=True),
+    "587: NUL in an address": Case(587, [b"MAIL FROM:<x\x00@provider-a.test>\r\n"],
+                                   r"501 5\.1\.7 Bad sender address syntax\r\n", login=True),
+    "587: DATA before RCPT": Case(587, [b"MAIL FROM:<x@provider-a.test>\r\n", b"DATA\r\n"],
+                                  r"554 5\.5\.1 Error: no valid recipients\r\n", login=True),
+    "587: RCPT before MAIL": Case(587, [b"RCPT TO:<y@provider-b.test>\r\n"],
+                                  r"503 5\.5\.1 Error: need MAIL command\r\n", login=True),
+    "587: recipient with a space": Case(587, [b"MAIL FROM:<x@provider-a.test>\r\n",
+                                              b"RCPT TO:<y y@provider-b.test>\r\n"],
+                                        r"501 5\.1\.3 Bad recipient address syntax\r\n", login=True),
+    "587: non-ASCII address without SMTPUTF8": Case(
+        587, [b"MAIL FROM:<x@provider-a.test>\r\n", "RCPT TO:<受信者@provider-b.test>\r\n".encode()],
+        r"553 5\.6\.7 Must declare SMTPUTF8 to send unicode address\r\n", login=True),
+    "587: bare LF inside DATA": Case(587, [b"MAIL FROM:<x@provider-a.test>\r\n",
+                                           b"RCPT TO:<y@provider-b.test>\r\n", b"DATA\r\n",
+                                           body(b"line one\n.\n") + b"\r\n.\r\n"], BARE_LF,
+                                     login=True),
+    "587: hanging up in the middle of DATA": Case(587, [b"MAIL FROM:<x@provider-a.test>\r\n",
+                                                        b"RCPT TO:<y@provider-b.test>\r\n", b"DATA\r\n"],
+                                                  r"354 .*\r\n", hangup=body(b"half a mess"), login=True),
+    "587: a flood of bad commands": Case(587, [EHLO, *[b"GIMME\r\n"] * 12],
+                                         TOO_MANY_ERRORS,
+                                         closed=True),
+}
+
+POP3_CASES = {
+    "unknown command": Case(110, [b"MAKE MONEY FAST\r\n"], r"-ERR Unknown command\.\r\n"),
+    "NUL in a command": Case(110, [b"\x00USER x\r\n"], r"-ERR Unknown command\.\r\n"),
+    "line of 5000 octets": Case(110, [b"USER " + b"a" * 5000 + b"\r\n"],
+                                r"-ERR Input buffer full, aborting\r\n", closed=True),
+    "RETR before logging in": Case(110, [b"RETR 1\r\n"], r"-ERR Unknown command\.\r\n"),
+    "DELE before logging in": Case(110, [b"DELE 1\r\n"], r"-ERR Unknown command\.\r\n"),
+    "PASS before USER": Case(110, [b"STLS\r\n", STARTTLS, b"PASS secret\r\n"],
+                             r"-ERR No username given\.\r\n"),
+    "a flood of bad commands": Case(110, [b"GIMME\r\n"] * 12,
+                                    r"(.*\r\n)?-ERR Too many invalid bad commands\.\r\n", closed=True),
+    # Dovecot takes a bare LF as a line end (RFC 1939 says CRLF): it is not an error in
+    # POP3, where nothing is relayed, so nothing can be smuggled.
+    "bare LF ending a command": Case(110, [b"NOOP\n"], r"-ERR Unknown command\.\r\n"),
+}
+
+
+def run_case(case: Case, client, settings):
+    host = {25: MX_A, 587: SMTP_A, 110: POP_A}[case.port]
+    steps = case.steps
+    if case.login:
+        steps = [EHLO, b"STARTTLS\r\n", STARTTLS, EHLO, auth_plain(X, settings.password(X)), *steps]
+    return raw_session(client, host, case.port, steps, pregreet=case.pregreet, hangup=case.hangup)
+
+
+def assert_still_serving(client, port: int) -> None:
+    host = {25: MX_A, 587: SMTP_A, 110: POP_A}[port]
+    if port == 110:
+        session = raw_session(client, host, port, [b"CAPA\r\n", b"QUIT\r\n"])
+        assert session.greeting.startswith("+OK") and session.replies[0].startswith("+OK")
+    else:
+        session = raw_session(client, host, port, [EHLO, b"QUIT\r\n"])
+        assert session.greeting.startswith("220 ") and session.replies[0].startswith("250-")
+
+
+@pytest.mark.parametrize("name", list(SMTP_CASES) + [f"110: {n}" for n in POP3_CASES])
+def test_bad_input(name, client_x, settings):
+    case = SMTP_CASES.get(name) or POP3_CASES[name.removeprefix("110: ")]
+    session = run_case(case, client_x, settings)
+    last = session.replies[-1] if session.replies else session.greeting
+    assert re.fullmatch(case.expect, last, re.DOTALL), session.transcript[-600:]
+    assert session.closed == case.closed, session.transcript[-600:]
+    assert_still_serving(client_x, case.port)
+
+
+def test_nothing_partial_was_delivered(container, settings):
+    """None of the messages above arrived anywhere or waits in a queue."""
+    for service, mailbox in (("provider-a", X), ("provider-b", "y@provider-b.test")):
+        provider = container(service)
+        assert provider.messages_with(mailbox, MARKER) == []
+        assert provider.queue() == []
+    log = container("provider-a").log()
+    assert "lost connection after DATA" in log
