@@ -11,7 +11,7 @@ LAB := $(PYTHON) -m lab
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: help up down clean build config shell relay-check test lint
+.PHONY: help up down clean build config shell relay-check fault restore test lint
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -37,6 +37,12 @@ shell: ## open a shell in a container: make shell SERVICE=client-x
 
 relay-check: ## try every relay trick on a provider: make relay-check FROM=outsider SERVER=provider-a
 	@$(LAB) relay-check --from $(or $(FROM),outsider) --server $(or $(SERVER),provider-a) --port $(or $(PORT),25)
+
+fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down
+	@$(LAB) fault $(FAULT)
+
+restore: ## undo a fault (make restore FAULT=...), or all of them
+	@$(LAB) restore $(FAULT)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

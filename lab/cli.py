@@ -8,6 +8,10 @@
     lab shell S   a shell in service S (client-x, client-y, outsider, ...)
     lab relay-check [--from V] [--server P] [--port N]
                   try every relay trick against a provider; exit 1 if any works
+    lab fault F   cause a fault: b-down, partition, b-refuses, dns-down
+    lab restore [F]  undo a fault (all of them, without F)
+    lab retry-profile P [--provider S]   switch a running provider's retry schedule
+    lab quota-full bounce|tempfail       what B's full mailboxes answer, live
 
 LAB_ID=N selects a side-by-side lab with its own subnets and ports.
 """
@@ -19,7 +23,7 @@ import enum
 import os
 import sys
 
-from lab import config, probes, relaycheck
+from lab import config, faults, probes, relaycheck
 from lab.compose import Lab, LabError, compose_command
 
 
@@ -106,6 +110,33 @@ def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
     return Exit.FAILED if any(a.relayed for a in attempts) else Exit.OK
 
 
+def cmd_fault(lab: Lab, args: argparse.Namespace) -> Exit:
+    print(faults.FAULTS[args.fault].apply(lab))
+    return Exit.OK
+
+
+def cmd_restore(lab: Lab, args: argparse.Namespace) -> Exit:
+    if args.fault:
+        print(faults.FAULTS[args.fault].restore(lab))
+    else:
+        faults.restore_all(lab)
+        print("Every fault is undone: B runs and is connected, accepts mail, and the DNS answers.")
+    return Exit.OK
+
+
+def cmd_retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
+    faults.set_retry_profile(lab, args.provider, args.profile)
+    print(f"{args.provider} now retries with the {args.profile!r} schedule: "
+          + ", ".join(f"{k}={v}" for k, v in config.RETRY_PROFILES[args.profile].items()))
+    return Exit.OK
+
+
+def cmd_quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
+    faults.set_quota_full(lab, config.PROVIDER_B.service, args.mode)
+    print(f"A full mailbox on provider-b now answers as in QUOTA_FULL={args.mode}.")
+    return Exit.OK
+
+
 COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -114,6 +145,10 @@ COMMANDS = {
     "config": cmd_config,
     "shell": cmd_shell,
     "relay-check": cmd_relay_check,
+    "fault": cmd_fault,
+    "restore": cmd_restore,
+    "retry-profile": cmd_retry_profile,
+    "quota-full": cmd_quota_full,
 }
 
 
@@ -131,6 +166,16 @@ def parser() -> argparse.ArgumentParser:
                             help="where the attempts come from (host: through the published ports)")
             sp.add_argument("--server", default="provider-a", choices=[p.service for p in config.PROVIDERS])
             sp.add_argument("--port", type=int, default=25, choices=config.PUBLISHED_PORTS[:2])
+        if name == "fault":
+            sp.add_argument("fault", choices=faults.FAULTS)
+        if name == "restore":
+            sp.add_argument("fault", nargs="?", choices=faults.FAULTS)
+        if name == "retry-profile":
+            sp.add_argument("profile", choices=config.RETRY_PROFILES)
+            sp.add_argument("--provider", default=config.PROVIDER_A.service,
+                            choices=[p.service for p in config.PROVIDERS])
+        if name == "quota-full":
+            sp.add_argument("mode", choices=config.QUOTA_FULL_MODES)
     return p
 
 

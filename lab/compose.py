@@ -120,15 +120,16 @@ class Lab:
             states[service] = state["Health"]["Status"] if healthy else state["Status"]
         return states
 
-    def wait_healthy(self, timeout: float) -> None:
+    def wait_healthy(self, timeout: float, services: tuple[str, ...] = SERVICES) -> None:
+        """Wait until `services` (all of them, by default) are healthy; fail fast on exits."""
         deadline = time.monotonic() + timeout
         while True:
             states = self.states()
-            if all(states.get(s) == "healthy" for s in SERVICES):
+            if all(states.get(s) == "healthy" for s in services):
                 return
-            dead = [s for s, st in states.items() if st in ("exited", "dead")]
+            dead = [s for s in services if states.get(s) in ("exited", "dead")]
             if dead or time.monotonic() > deadline:
-                waiting = dead or [s for s in SERVICES if states.get(s) != "healthy"]
+                waiting = dead or [s for s in services if states.get(s) != "healthy"]
                 for service in waiting:
                     sys.stderr.write(self.logs(service, tail=30))
                 raise LabError(

@@ -98,8 +98,8 @@ SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider
 CLIENTS = ("client-x", "client-y", "outsider")
 PUBLISHED_PORTS = (25, 587, 110, 995)  # of each provider, on 127.0.0.1
 
-# Postfix retry schedules (seconds). "lab" shows a retry within seconds; "postfix" is
-# Postfix's own defaults. Lifetimes are what Postfix waits before it gives up.
+# Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).
+# The lifetimes are how long Postfix keeps trying before it returns a message.
 RETRY_PROFILES: dict[str, dict[str, str]] = {
     "lab": {
         "queue_run_delay": "5s",
@@ -108,6 +108,14 @@ RETRY_PROFILES: dict[str, dict[str, str]] = {
         "maximal_queue_lifetime": "1d",
         "bounce_queue_lifetime": "1d",
         "delay_warning_time": "0h",
+    },
+    "short-lifetime": {
+        "queue_run_delay": "5s",
+        "minimal_backoff_time": "5s",
+        "maximal_backoff_time": "10s",
+        "maximal_queue_lifetime": "15s",
+        "bounce_queue_lifetime": "15s",
+        "delay_warning_time": "5s",
     },
     "postfix": {
         "queue_run_delay": "300s",
@@ -118,6 +126,14 @@ RETRY_PROFILES: dict[str, dict[str, str]] = {
         "delay_warning_time": "0h",
     },
 }
+
+QUOTA_FULL_MODES = ("bounce", "tempfail")  # images/provider/quota-full-mode
+
+
+def seconds(duration: str) -> int:
+    """A Postfix time value ("5s", "10m", "1d") in seconds."""
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[duration[-1]]
+
 
 SUBNET_SETTINGS = {
     INTERNET: "INTERNET_SUBNET",
@@ -146,6 +162,7 @@ class Settings:
     max_message_size: str
     max_recipients: int
     max_recipients_per_minute: int
+    quota_full: str
     retry_profile: str
 
     @property
@@ -250,6 +267,10 @@ def load(
         if not SIZE_RE.fullmatch(sizes[name]):
             raise SettingError(name, sizes[name], "must be a size such as 512K, 10M or 1G")
 
+    quota_full = values.get("QUOTA_FULL", "")
+    if quota_full not in QUOTA_FULL_MODES:
+        raise SettingError("QUOTA_FULL", quota_full, f"must be one of {', '.join(QUOTA_FULL_MODES)}")
+
     profile = values.get("RETRY_PROFILE", "")
     if profile not in RETRY_PROFILES:
         raise SettingError("RETRY_PROFILE", profile, f"must be one of {', '.join(RETRY_PROFILES)}")
@@ -264,6 +285,7 @@ def load(
         max_message_size=sizes["MAX_MESSAGE_SIZE"],
         max_recipients=_int_setting(values, "MAX_RECIPIENTS", 1, 10000),
         max_recipients_per_minute=_int_setting(values, "MAX_RECIPIENTS_PER_MINUTE", 0, 1000000),
+        quota_full=quota_full,
         retry_profile=profile,
     )
 
@@ -273,6 +295,7 @@ def compose_env(s: Settings) -> dict[str, str]:
     env: dict[str, str] = {
         "LAB_ID": str(s.lab_id),
         "MAILBOX_QUOTA": s.mailbox_quota,
+        "QUOTA_FULL": s.quota_full,
         "POSTFIX_MESSAGE_SIZE_LIMIT": str(s.max_message_bytes),
         "POSTFIX_SUBMISSION_RECIPIENT_LIMIT": str(s.max_recipients),
         "POSTFIX_SUBMISSION_RECIPIENT_RATE_LIMIT": str(s.max_recipients_per_minute),

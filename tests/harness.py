@@ -22,6 +22,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import TypeVar
 
+from lab import config
 from lab.compose import docker_exec
 
 T = TypeVar("T")
@@ -272,3 +273,66 @@ def raw_session(client: Container, host: str, port: int, steps: list[bytes | str
 def auth_plain(user: str, password: str) -> bytes:
     token = base64.b64encode(f"\0{user}\0{password}".encode())
     return b"AUTH PLAIN " + token + b"\r\n"
+
+
+SUBMIT_MANY = (CLIENT_SCRIPTS / "submit_many.py").read_bytes()
+
+
+def submit_many(client: Container, sender: str, password: str, recipient: str, count: int,
+                tag: str, **options) -> list[tuple[str, int, str]]:
+    """Submit `count` messages in one session; [(message_id, code, reply)] per message.
+    Message-IDs are <TAG.N@maillab.test>."""
+    spec = {"host": f"smtp.{sender.split('@')[1]}", "user": sender, "password": password,
+            "recipient": recipient, "count": count, "tag": tag, **options}
+    spec.setdefault("tls_name", f"smtp.{sender.split('@')[1]}")
+    done = client.run("python3", "-", json.dumps(spec), input=SUBMIT_MANY)
+    return [tuple(row) for row in json.loads(done.stdout)]
+
+
+def message_ids(messages: list[bytes]) -> list[str]:
+    """The Message-ID of each message, in order (duplicates kept)."""
+    ids = []
+    for m in messages:
+        match = re.search(rb"^Message-ID:\s*(<[^>]+>)", m, re.IGNORECASE | re.MULTILINE)
+        ids.append(match.group(1).decode() if match else "")
+    return ids
+
+
+def deferred(provider: Provider) -> list[dict]:
+    """A's deferred messages, each with the reason of its recipients' last failure."""
+    return [m for m in provider.queue() if m["queue_name"] == "deferred"]
+
+
+def pop3_retrieve_all(client: Container, host: str, user: str, password: str,
+                      delete: bool = True) -> list[bytes]:
+    """Every message in the mailbox, over POP3 with STLS (and deleted, by default)."""
+    login = pop3_login(user, password)
+    stat = pop3(client, host, [*login, "STAT", "QUIT"])[-2]
+    count = int(stat.reply.split()[1])
+    if not count:
+        return []
+    retrs = [f"RETR {n}" for n in range(1, count + 1)]
+    deles = [f"DELE {n}" for n in range(1, count + 1)] if delete else []
+    replies = pop3(client, host, [*login, *retrs, *deles, "QUIT"])
+    return [r.data for r in replies if r.command and r.command.startswith("RETR")]
+
+
+def delivery_reports(message: bytes) -> list[dict[str, str]]:
+    """The per-recipient fields of a DSN (RFC 3464): Final-Recipient, Action, Status..."""
+    from email import message_from_bytes
+    from email.policy import compat32
+
+    reports = []
+    for part in message_from_bytes(message, policy=compat32).walk():
+        if part.get_content_type() == "message/delivery-status":
+            blocks = part.get_payload()
+            reports += [{k.lower(): str(v) for k, v in block.items()} for block in blocks[1:]]
+    return reports
+
+
+def delivery_bound(settings: config.Settings) -> float:
+    """How long after a restore A may take: one maximal backoff plus one queue scan,
+    plus slack for the delivery itself."""
+    schedule = config.RETRY_PROFILES[settings.retry_profile]
+    return (config.seconds(schedule["maximal_backoff_time"])
+            + config.seconds(schedule["queue_run_delay"]) + 10)

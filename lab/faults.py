@@ -1,0 +1,116 @@
+"""Faults a learner, a test or an exercise can cause in a running lab, each with its
+restore, and the live switches of a provider's behaviour (retry schedule, full
+mailboxes). `lab fault NAME`, `lab restore NAME` and the Make targets call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lab.compose import Lab, LabError, docker, docker_exec
+from lab.config import INTERNET, PROVIDER_B, QUOTA_FULL_MODES, RETRY_PROFILES
+
+B = PROVIDER_B.service
+REFUSAL = "450 4.3.2 Service temporarily unavailable, try again later"
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    story: str  # what happens, in the story's words
+    cause: Callable[[Lab], None]
+    cure: Callable[[Lab], None]
+
+    def apply(self, lab: Lab) -> str:
+        self.cause(lab)
+        return (f"{self.story}\n"
+                "X can still send: A accepts the mail and keeps it. Watch A's queue with\n"
+                "  make shell SERVICE=provider-a   then   postqueue -p\n"
+                f"and A's log with `docker logs -f` on provider-a. Undo: make restore FAULT={self.name}")
+
+    def restore(self, lab: Lab) -> str:
+        self.cure(lab)
+        return f"Restored ({self.name}). A delivers what it kept at its next retry; nobody has to resend."
+
+
+def _provider_exec(lab: Lab, service: str, *args: str) -> None:
+    done = docker_exec(lab.container(service), list(args))
+    if done.returncode != 0:
+        raise LabError(f"{service}: {' '.join(args)}: {done.stderr.decode().strip()}")
+
+
+def _stop(service: str) -> Callable[[Lab], None]:
+    def stop(lab: Lab) -> None:
+        lab.compose("stop", service, capture=True)
+    return stop
+
+
+def _start(service: str) -> Callable[[Lab], None]:
+    def start(lab: Lab) -> None:
+        lab.compose("start", service, capture=True)
+        lab.wait_healthy(timeout=60)
+    return start
+
+
+def _network(lab: Lab) -> str:
+    return f"{lab.project}_{INTERNET}"
+
+
+def _cut(lab: Lab) -> None:
+    docker("network", "disconnect", _network(lab), lab.container(B))
+
+
+def _reconnect(lab: Lab) -> None:
+    cid = lab.container(B)
+    connected = docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", cid)
+    if _network(lab) not in connected:
+        docker("network", "connect", "--ip", lab.settings.address(B), _network(lab), cid)
+    _provider_exec(lab, B, "lab-network")  # its routes left with the interface
+
+
+def _refuse(lab: Lab) -> None:
+    _postconf(lab, B, f"mx_client_restrictions=check_client_access static:{{{REFUSAL}}}")
+
+
+def _accept(lab: Lab) -> None:
+    _postconf(lab, B, "mx_client_restrictions=")
+
+
+FAULTS = {f.name: f for f in (
+    Fault("b-down", "B's mail server is down: the provider-b container is stopped.",
+          _stop(B), _start(B)),
+    Fault("partition", "The line between A and B is cut: provider-b is detached from the internet "
+          "network (both still run).", _cut, _reconnect),
+    Fault("b-refuses", f"B is up but turns mail away for now: its port 25 answers \"{REFUSAL}\".",
+          _refuse, _accept),
+    Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped).",
+          _stop("dns"), _start("dns")),
+)}
+
+
+def restore_all(lab: Lab) -> None:
+    for fault in FAULTS.values():
+        fault.cure(lab)
+
+
+# --- live switches --------------------------------------------------------------------
+
+
+def _postconf(lab: Lab, service: str, *settings: str) -> None:
+    _provider_exec(lab, service, "postconf", "-e", *settings)
+    _provider_exec(lab, service, "postfix", "reload")
+
+
+def set_retry_profile(lab: Lab, service: str, profile: str) -> None:
+    """Switch a running provider's Postfix to another retry schedule (RETRY_PROFILES)."""
+    if profile not in RETRY_PROFILES:
+        raise LabError(f"no retry profile {profile!r}; choose one of {', '.join(RETRY_PROFILES)}")
+    _postconf(lab, service, *(f"{k}={v}" for k, v in RETRY_PROFILES[profile].items()))
+
+
+def set_quota_full(lab: Lab, service: str, mode: str) -> None:
+    """What a full mailbox answers on a running provider: bounce or tempfail."""
+    if mode not in QUOTA_FULL_MODES:
+        raise LabError(f"no mode {mode!r}; choose one of {', '.join(QUOTA_FULL_MODES)}")
+    _provider_exec(lab, service, "quota-full-mode", mode)

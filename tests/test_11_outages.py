@@ -1,0 +1,112 @@
+"""When B cannot take mail, A keeps it and retries by itself: the sender gets 250 at
+once, the queue says why it waits, and after the fault is undone the mail arrives with
+nobody flushing anything, exactly once, even across container recreation."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lab import faults
+from tests.harness import Container, deferred, delivery_bound, message_ids, submit_many, wait_until
+
+X, Y, Y2 = "x@provider-a.test", "y@provider-b.test", "y2@provider-b.test"
+B_MX = r"mx\.provider-b\.test\[{ip}\]"
+CAUSES = {  # what A's queue says while the fault lasts (postqueue -j delay_reason)
+    "b-down": B_MX + r":25: (No route to host|Connection timed out)",
+    "partition": B_MX + r":25: (No route to host|Connection timed out)",
+    "b-refuses": B_MX + r" said: 450 4\.3\.2 .*Service temporarily unavailable, try again later "
+                 r"\(in reply to RCPT TO command\)",
+    "dns-down": r"Name service error for name=provider-b\.test type=MX: Host not found, try again",
+}
+
+
+@pytest.fixture
+def fault(lab):
+    """fault(name) causes it; it is undone after the test whatever happens."""
+    caused = []
+
+    def cause(name: str) -> faults.Fault:
+        caused.append(faults.FAULTS[name])
+        caused[-1].cause(lab)
+        return caused[-1]
+
+    yield cause
+    for f in caused:
+        f.cure(lab)
+
+
+def submit_as_x(lab, count: int, tag: str, recipient: str = Y, **options) -> list[str]:
+    """X submits `count` messages to A by address (the DNS may be down); their Message-IDs."""
+    client = Container("client-x", lab.container("client-x"))
+    results = submit_many(client, X, lab.settings.password(X), recipient, count, tag,
+                          host=lab.settings.address("provider-a"), **options)
+    assert all(code == 250 for _, code, _ in results), results
+    return [mid for mid, _, _ in results]
+
+
+@pytest.mark.disruptive
+@pytest.mark.parametrize("name", list(CAUSES))
+def test_a_keeps_the_mail_and_retries_by_itself(lab, settings, fault, provider_a, container, name):
+    f = fault(name)
+    [mid] = submit_as_x(lab, 1, f"outage-{name}")  # 250 at once: X need not retry
+    cause = re.compile(CAUSES[name].format(ip=re.escape(settings.address("provider-b"))))
+    waiting = wait_until(lambda: deferred(provider_a), "the message deferred in A's queue",
+                         context=lambda: provider_a.log(tail=10))
+    [recipient] = waiting[0]["recipients"]
+    assert recipient["address"] == Y
+    assert cause.search(recipient["delay_reason"]), recipient["delay_reason"]
+    queue_id = waiting[0]["queue_id"]
+    assert re.search(rf"{queue_id}: to=<{Y}>, .*dsn=4\.\d\.\d, status=deferred", provider_a.log())
+
+    f.cure(lab)
+    wait_until(lambda: container("provider-b").messages_with(Y, mid), f"{mid} at Y after the restore",
+               timeout=delivery_bound(settings), context=lambda: provider_a.log(tail=10))
+    assert provider_a.queue() == []
+
+
+@pytest.mark.disruptive
+def test_exactly_once_around_an_outage(lab, settings, fault, provider_a, container):
+    """100 messages: 20 before B goes down, 60 while it is down, 20 after it is back.
+    Every Message-ID arrives exactly once; nothing is lost or duplicated."""
+    b = container("provider-b")
+    b.empty_mailbox(Y2)
+    sent = submit_as_x(lab, 20, "volume-before", recipient=Y2)
+    outage = fault("b-down")
+    sent += submit_as_x(lab, 60, "volume-during", recipient=Y2)
+    wait_until(lambda: len(deferred(provider_a)) >= 60, "the 60 messages deferred on A")
+    outage.cure(lab)
+    sent += submit_as_x(lab, 20, "volume-after", recipient=Y2)
+    b = container("provider-b")
+    wait_until(lambda: len(b.messages(Y2)) >= len(sent) and provider_a.queue() == [],
+               "all 100 messages at Y2 and A's queue empty", timeout=delivery_bound(settings) + 30)
+    received = message_ids(b.messages(Y2))
+    lost = set(sent) - set(received)
+    duplicated = {mid for mid in received if received.count(mid) > 1}
+    assert (len(sent), lost, duplicated) == (100, set(), set())
+    assert sorted(received) == sorted(sent)
+    b.empty_mailbox(Y2)
+
+
+@pytest.mark.disruptive
+def test_queue_and_mailboxes_survive_recreated_containers(lab, settings, fault, container):
+    outage = fault("b-down")
+    sent = submit_as_x(lab, 5, "persist")
+    wait_until(lambda: len(deferred(container("provider-a"))) == 5, "5 messages deferred on A")
+
+    lab.compose("rm", "--stop", "--force", "provider-a", capture=True)
+    lab.compose("up", "-d", "--no-deps", "provider-a", capture=True)
+    lab.wait_healthy(timeout=60, services=("provider-a",))
+    queue = container("provider-a").queue()
+    assert len(queue) == 5, f"A's new container lost its queue: {queue}"
+
+    outage.cure(lab)
+    wait_until(lambda: all(container("provider-b").messages_with(Y, m) for m in sent),
+               "the 5 messages at Y", timeout=delivery_bound(settings))
+
+    lab.compose("rm", "--stop", "--force", "provider-b", capture=True)
+    lab.compose("up", "-d", "--no-deps", "provider-b", capture=True)
+    lab.wait_healthy(timeout=60)
+    b = container("provider-b")
+    assert all(len(b.messages_with(Y, m)) == 1 for m in sent), "B's new container lost Y's mail"

@@ -1,0 +1,125 @@
+"""What X hears back: a delay warning and then a bounce when A gives up; a bounce (or
+a wait) when Y's mailbox is full; a delivery report when X asks for one. X reads all
+of them over POP from A, like any other mail."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import config, faults
+from tests.harness import (
+    deferred,
+    delivery_bound,
+    delivery_reports,
+    pop3,
+    pop3_login,
+    pop3_retrieve_all,
+    submit_many,
+    wait_until,
+)
+
+X, Y = "x@provider-a.test", "y@provider-b.test"
+POP_A, POP_B = "pop.provider-a.test", "pop.provider-b.test"
+
+
+def reports_to_x(client_x, settings, about: str, count: int) -> list[list[dict[str, str]]]:
+    """Wait for `count` reports mentioning `about` in X's mailbox on A; read them over POP."""
+    provider_a_mail = lambda: [m for m in pop3_retrieve_all(  # noqa: E731
+        client_x, POP_A, X, settings.password(X), delete=False) if about.encode() in m]
+    found = wait_until(lambda: len(provider_a_mail()) >= count and provider_a_mail(),
+                       f"{count} report(s) about {about} in X's mailbox", timeout=60)
+    pop3_retrieve_all(client_x, POP_A, X, settings.password(X))  # read: now delete them all
+    return [delivery_reports(m) for m in found]
+
+
+@pytest.fixture
+def x_mailbox_empty(container):
+    container("provider-a").empty_mailbox(X)
+
+
+@pytest.mark.disruptive
+def test_a_warns_then_gives_up_and_returns_the_message(lab, settings, client_x, x_mailbox_empty):
+    faults.set_retry_profile(lab, "provider-a", "short-lifetime")
+    outage = faults.FAULTS["b-down"]
+    outage.cause(lab)
+    try:
+        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "give-up")
+        assert code == 250
+        warning, bounce = reports_to_x(client_x, settings, mid, 2)
+    finally:
+        outage.cure(lab)
+        faults.set_retry_profile(lab, "provider-a", settings.retry_profile)
+    [delayed] = warning if warning[0]["action"] == "delayed" else bounce
+    [failed] = bounce if bounce[0]["action"] == "failed" else warning
+    assert delayed["final-recipient"] == f"rfc822; {Y}"
+    assert delayed["status"].startswith("4.")
+    assert failed["final-recipient"] == f"rfc822; {Y}"
+    assert failed["action"] == "failed"
+    assert "mx.provider-b.test" in failed.get("diagnostic-code", "") + failed.get("x-postfix-reason", "") \
+        or failed["status"].startswith("4.4.")
+
+
+def fill_mailbox(provider, address: str, size: int) -> None:
+    """Store one message of about `size` bytes straight into the mailbox (doveadm save)."""
+    script = ('{ printf "From: filler@provider-b.test\\nSubject: filler\\n\\n"; '
+              'head -c "$1" /dev/zero | tr "\\0" "a" | fold -w 76; } | doveadm save -u "$2"')
+    provider.run("sh", "-c", script, "sh", str(size), address)
+
+
+@pytest.fixture
+def y_mailbox_nearly_full(container, settings):
+    """Y's mailbox holds one message that leaves less than 1 MB of the quota free."""
+    b = container("provider-b")
+    b.empty_mailbox(Y)
+    quota = config.size_in_bytes(settings.mailbox_quota)
+    fill_mailbox(b, Y, quota - 600 * 1024)
+    yield b
+    b.empty_mailbox(Y)
+
+
+def test_full_mailbox_bounces_to_x_and_keeps_y_mail(client_x, client_y, settings, y_mailbox_nearly_full,
+                                                     x_mailbox_empty, container):
+    before = pop3(client_y, POP_B, [*pop3_login(Y, settings.password(Y)), "STAT", "QUIT"])[-2].reply
+    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "over-quota", size=1024 * 1024)
+    assert code == 250
+    [[report]] = reports_to_x(client_x, settings, mid, 1)
+    assert report["action"] == "failed"
+    assert report["status"] == "5.2.2"
+    assert "Mailbox is full" in report["diagnostic-code"]
+    after = pop3(client_y, POP_B, [*pop3_login(Y, settings.password(Y)), "STAT", "TOP 1 0", "QUIT"])
+    assert after[-3].reply == before  # Y's mail untouched
+    assert after[-2].ok and b"Subject: filler" in after[-2].data  # and still retrievable
+    assert container("provider-b").messages_with(Y, mid) == []
+
+
+@pytest.mark.disruptive
+def test_with_tempfail_the_message_waits_until_y_makes_room(lab, client_x, client_y, settings,
+                                                            y_mailbox_nearly_full, container):
+    faults.set_quota_full(lab, "provider-b", "tempfail")
+    try:
+        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "tempfail", size=1024 * 1024)
+        assert code == 250
+        a = container("provider-a")
+        [waiting] = wait_until(lambda: deferred(a), "the message waiting in A's queue")
+        assert "452 4.2.2" in waiting["recipients"][0]["delay_reason"]
+        # Y makes room by deleting the big message over POP, and A's next retry gets through.
+        *_, dele, quit_ = pop3(client_y, POP_B, [*pop3_login(Y, settings.password(Y)), "DELE 1", "QUIT"])
+        assert dele.ok and quit_.ok
+        wait_until(lambda: container("provider-b").messages_with(Y, mid), "the message at Y",
+                   timeout=delivery_bound(settings))
+    finally:
+        faults.set_quota_full(lab, "provider-b", settings.quota_full)
+
+
+def test_notify_success_reports_delivery_not_reading(client_x, settings, x_mailbox_empty, container):
+    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "dsn",
+                                   rcpt_options=["NOTIFY=SUCCESS"])
+    assert code == 250
+    [[report]] = reports_to_x(client_x, settings, mid, 1)
+    assert report["final-recipient"] == f"rfc822; {Y}"
+    assert report["status"] == "2.0.0"
+    # B handed the message to Dovecot's LMTP, which does not take on DSNs itself: Postfix
+    # says "relayed", with the mailbox's own answer ("Saved") as the evidence.
+    assert report["action"] in ("delivered", "relayed")
+    assert "Saved" in report.get("diagnostic-code", "") or report["action"] == "delivered"
+    assert container("provider-b").messages_with(Y, mid)
