@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -81,7 +82,8 @@ class Lab:
     def up(self, timeout: float = HEALTH_TIMEOUT) -> float:
         """Start (or keep) every service and wait until all are healthy; seconds taken."""
         started = time.monotonic()
-        ensure_base_image()
+        if missing_images():
+            self.build()  # explicitly: Compose v2 might otherwise try to pull them
         tls.ensure_certificates()
         self.compose("up", "-d", "--remove-orphans")
         self.wait_healthy(timeout)
@@ -146,6 +148,13 @@ class Lab:
         args = ["logs", *(["--tail", str(tail)] if tail else []), cid]
         done = subprocess.run(["docker", *args], capture_output=True, text=True)
         return f"--- {service} ---\n{done.stdout}{done.stderr}"
+
+
+def missing_images() -> list[str]:
+    """The lab's images (as compose.yaml names them) that are not on this machine."""
+    names = sorted(set(re.findall(r"^\s+image: (\S+)$", COMPOSE_FILE.read_text(), re.MULTILINE)))
+    return [n for n in names
+            if subprocess.run(["docker", "image", "inspect", n], capture_output=True).returncode]
 
 
 def ensure_base_image() -> None:

@@ -257,7 +257,8 @@ def load(
     for i, (net, name) in enumerate(names):
         for other_net, other_name in names[i + 1:]:
             if subnets[net].overlaps(subnets[other_net]):
-                raise SettingError(name, str(subnets[net]), f"overlaps {other_name}")
+                raise SettingError(other_name, str(subnets[other_net]),
+                                   f"overlaps {name}={subnets[net]}; each network needs its own /24")
 
     base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - 2000 * MAX_LAB_ID - 1995)
 

@@ -1,0 +1,60 @@
+"""A wrong setting is named, with what would be right, before anything starts.
+(These tests read .env and the environment only; they start no container.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lab import config
+
+GOOD = config.read_env_file(config.ENV_FILE)
+
+
+def load(**overrides: str) -> config.Settings:
+    return config.load(environ={**GOOD, **overrides})
+
+
+@pytest.mark.parametrize(("setting", "value", "complaint"), [
+    ("INTERNET_SUBNET", "10.80.0.0", "must be a /24"),
+    ("INTERNET_SUBNET", "10.80.0.0/16", "must be a /24"),
+    ("INTERNET_SUBNET", "not-a-subnet", "must be an IPv4 network"),
+    ("ACCESS_A_SUBNET", "8.8.8.0/24", "private range"),
+    ("ACCESS_B_SUBNET", "10.80.0.0/24", "overlaps"),
+    ("HOST_PORT_BASE", "80", "whole number from 1024"),
+    ("X_PASSWORD", "has space", "must be 4 to 64"),
+    ("Y_PASSWORD", "a:b", "must be 4 to 64"),
+    ("MAILBOX_QUOTA", "10MB", "must be a size"),
+    ("MAX_RECIPIENTS", "0", "whole number from 1"),
+    ("QUOTA_FULL", "discard", "must be one of bounce, tempfail"),
+    ("RETRY_PROFILE", "fast", "must be one of"),
+    ("LAB_ID", "99", "whole number from 0 to 26"),
+])
+def test_a_bad_value_names_its_setting(setting, value, complaint):
+    with pytest.raises(config.SettingError) as raised:
+        load(**{setting: value})
+    assert raised.value.setting == setting
+    assert str(raised.value).startswith(f"{setting}=")
+    assert complaint in str(raised.value)
+
+
+def test_lab_id_moves_subnets_and_ports():
+    lab0, lab7 = load(), load(LAB_ID="7")
+    assert lab7.project == "maillab-7"
+    assert str(lab7.subnets["internet"]) == "10.87.0.0/24"
+    assert lab7.host_port(config.PROVIDER_A, 587) - lab0.host_port(config.PROVIDER_A, 587) == 14000
+    with pytest.raises(config.SettingError, match=r"LAB_ID=3 moves it out of 10\.0\.0\.0/8"):
+        load(LAB_ID="3", INTERNET_SUBNET="192.168.50.0/24")
+
+
+def test_make_up_stops_before_anything_starts():
+    env = {**os.environ, "ACCESS_B_SUBNET": "10.80.1.0/24", "COMPOSE": "false"}
+    done = subprocess.run([sys.executable, "-m", "lab", "up"], capture_output=True, text=True,
+                          env=env, cwd=config.REPO)
+    assert done.returncode == 2
+    assert "error: ACCESS_B_SUBNET='10.80.1.0/24': overlaps ACCESS_A_SUBNET=10.80.1.0/24" in done.stderr
+    assert "nothing was started" in done.stderr
+    assert "Starting" not in done.stdout
