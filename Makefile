@@ -11,7 +11,7 @@ LAB := $(PYTHON) -m lab
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: help up down clean build config shell relay-check fault restore test lint
+.PHONY: help up down clean build config shell relay-check fault restore bench test lint
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -43,6 +43,9 @@ fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down
 
 restore: ## undo a fault (make restore FAULT=...), or all of them
 	@$(LAB) restore $(FAULT)
+
+bench: ## measure start-up, latency, throughput, recovery, memory, labs per machine (.lab/bench.json)
+	@$(LAB) bench
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -12,6 +12,7 @@
     lab restore [F]  undo a fault (all of them, without F)
     lab retry-profile P [--provider S]   switch a running provider's retry schedule
     lab quota-full bounce|tempfail       what B's full mailboxes answer, live
+    lab bench     measure start-up, latency, throughput, recovery, memory (make bench)
 
 LAB_ID=N selects a side-by-side lab with its own subnets and ports.
 """
@@ -137,6 +138,13 @@ def cmd_quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+def cmd_bench(lab: Lab, args: argparse.Namespace) -> Exit:
+    from lab import bench  # only here: the rest of the CLI does not need it
+
+    print(bench.table(bench.run()))
+    return Exit.OK
+
+
 COMMANDS = {
     "up": cmd_up,
     "down": cmd_down,
@@ -149,6 +157,7 @@ COMMANDS = {
     "restore": cmd_restore,
     "retry-profile": cmd_retry_profile,
     "quota-full": cmd_quota_full,
+    "bench": cmd_bench,
 }
 
 
