@@ -133,8 +133,8 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
             "sessions": sessions, "per_session": total // sessions, "smtp_host": "smtp.provider-a.test",
             "tag": f"{size}"}
     source = (HERE / "load.py").read_bytes()
-    load = subprocess.Popen(["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    command = ["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)]
+    load = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     load.stdin.write(source)
     load.stdin.close()
     time.sleep(1.5)
@@ -149,7 +149,8 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
         "cd /var/mail/provider-b.test/y2/Maildir && cat new/* cur/* 2>/dev/null | grep -i '^Message-ID:' "
         "| sort | uniq -d | wc -l"]).stdout.decode().strip()
     result = {
-        "size_bytes": size, "sessions": sessions, "submitted": report["submitted"], "refused": report["refused"],
+        "size_bytes": size, "sessions": sessions,
+        "submitted": report["submitted"], "refused": report["refused"],
         "delivered": delivered, "lost": report["submitted"] - delivered, "duplicated": int(dupes),
         "seconds": finished - report["started"],
         "messages_per_second": delivered / (finished - report["started"]),
@@ -283,7 +284,7 @@ def run() -> dict:
 def table(r: dict) -> str:
     at_rest = sum(r["memory_at_rest_mib"].values())
     rows = [
-        ("warm make up to healthy (median of %d)" % r["warm_up"]["runs"],
+        (f"warm make up to healthy (median of {r['warm_up']['runs']})",
          f"{r['warm_up']['median']:.1f} s (min {r['warm_up']['min']:.1f}, max {r['warm_up']['max']:.1f})",
          f"<= {TARGETS['warm_up_s']} s"),
     ]
@@ -291,8 +292,8 @@ def table(r: dict) -> str:
         rows.append(("cold start, no images at all", f"{r['cold_start']['seconds']:.0f} s", ""))
     lat = r["latency_ms"]
     rows += [
-        (f"end-to-end latency, {lat['runs']} messages", f"p50 {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms",
-         f"p50 <= {TARGETS['latency_p50_ms']} ms"),
+        (f"end-to-end latency, {lat['runs']} messages",
+         f"p50 {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms", f"p50 <= {TARGETS['latency_p50_ms']} ms"),
     ]
     for key in ("throughput_1k", "throughput_100k"):
         t = r[key]
@@ -302,20 +303,23 @@ def table(r: dict) -> str:
     rec = r["recovery_s"]
     rows += [
         (f"recovery after B is back (median of {rec['runs']})",
-         f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})", f"<= {TARGETS['recovery_s']} s"),
+         f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})",
+         f"<= {TARGETS['recovery_s']} s"),
         ("memory of the whole lab at rest", f"{at_rest:.0f} MiB "
          + "(" + ", ".join(f"{k} {v:.0f}" for k, v in r["memory_at_rest_mib"].items()) + ")",
          f"<= {TARGETS['memory_at_rest_mib']} MiB"),
-        ("memory under the 1 KB load", f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB", ""),
+        ("memory under the 1 KB load",
+         f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB", ""),
     ]
     rows += [(f"image {name}", f"{mb:.0f} MB", "<= 200 MB" if "provider" in name else "")
              for name, mb in r["image_mb"].items()]
     if "make_test" in r:
-        rows.append(("warm make test", f"{r['make_test']['seconds']:.0f} s (exit {r['make_test']['exit']})", ""))
+        make_test = r["make_test"]
+        rows.append(("warm make test", f"{make_test['seconds']:.0f} s (exit {make_test['exit']})", ""))
     c = r["classroom"]
+    each = statistics.median(c["memory_per_lab_mib"]) if c["memory_per_lab_mib"] else 0
     rows.append((f"labs side by side (tried up to {c['tried_at_most']})",
-                 f"{c['labs']}, each {statistics.median(c['memory_per_lab_mib']) if c['memory_per_lab_mib'] else 0:.0f} MiB",
-                 ""))
+                 f"{c['labs']}, each {each:.0f} MiB", ""))
     m = r["machine"]
     width = max(len(row[0]) for row in rows)
     lines = [f"maillab bench, {r['when']}: {m['cores']} cores, {m['memory_gib']} GiB, Docker {m['docker']}, "

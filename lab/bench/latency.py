@@ -36,7 +36,8 @@ def main() -> None:
         smtp.starttls(context=context)
         smtp.login(spec["sender"], spec["password"])
         for n in range(spec["count"]):
-            body = f"Subject: latency {n}\r\nMessage-ID: <latency.{n}.{time.time()}@maillab.test>\r\n\r\nping\r\n"
+            message_id = f"<latency.{n}.{time.time()}@maillab.test>"
+            body = f"Subject: latency {n}\r\nMessage-ID: {message_id}\r\n\r\nping\r\n"
             smtp.sendmail(spec["sender"], [spec["recipient"]], body.encode())
             accepted = time.monotonic()
             deadline = accepted + 30
