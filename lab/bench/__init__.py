@@ -75,19 +75,17 @@ def _empty(lab: Lab, address: str) -> None:
     docker_exec(lab.container("provider-b"), ["doveadm", "expunge", "-u", address, "mailbox", "INBOX", "all"])
 
 
-def memory(project: str) -> dict[str, float]:
-    """MiB of memory each container of the project uses now (docker stats)."""
-    out = docker("stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}")
+def memory(lab: Lab) -> dict[str, float]:
+    """MiB of memory each service of the lab uses now (docker stats)."""
+    services = {cid: service for service, cid in lab.containers().items()}
+    out = docker("stats", "--no-stream", "--format", "{{.ID}} {{.MemUsage}}", *services)
     units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}
     usage = {}
     for line in out.splitlines():
-        name, used = line.split()[0], line.split()[1]
-        if not name.startswith((f"{project}_", f"{project}-")):
-            continue
-        service = name[len(project) + 1:].rsplit("_", 1)[0].rsplit("-", 1)[0]
+        cid, used = line.split()[:2]
         unit = next(u for u in units if used.endswith(u))
-        usage[service] = round(float(used[: -len(unit)]) * units[unit], 1)
-    return usage
+        usage[services[cid[:12]]] = round(float(used[: -len(unit)]) * units[unit], 1)
+    return dict(sorted(usage.items()))
 
 
 # --- measurements -------------------------------------------------------------------
@@ -138,7 +136,7 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
     load.stdin.write(source)
     load.stdin.close()
     time.sleep(1.5)
-    under_load = memory(lab.project)
+    under_load = memory(lab)
     report = json.loads(load.stdout.read())
     load.wait()
     deadline = time.time() + 300
@@ -222,7 +220,7 @@ def classroom(max_labs: int) -> dict:
                 lab.down(volumes=True)
                 break
             labs.append(lab)
-            per_lab.append(round(sum(memory(lab.project).values()), 1))
+            per_lab.append(round(sum(memory(lab).values()), 1))
             _say(f"classroom: {n} labs running, this one uses {per_lab[-1]} MiB")
     finally:
         for lab in labs:
@@ -266,7 +264,7 @@ def run() -> dict:
         results["cold_start"] = cold_start(lab)
     results["warm_up"] = warm_up(lab, runs)
     time.sleep(5)  # let the start-up settle before measuring rest
-    results["memory_at_rest_mib"] = memory(lab.project)
+    results["memory_at_rest_mib"] = memory(lab)
     results["latency_ms"] = latency(lab, _setting("BENCH_MESSAGES", 100))
     results["throughput_1k"] = throughput(lab, 1024, 1000)
     results["throughput_100k"] = throughput(lab, 100 * 1024, 200)
