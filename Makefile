@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 up: ## start the lab and wait until every service is healthy (LAB_ID=N: a side-by-side lab)
 	@$(LAB) up
