@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / ".env"
 STATE_DIR = REPO / ".lab"  # generated: per-project env files, the lab CA (git-ignored)
+SUBMIT_SCRIPT = REPO / "lab" / "scripts" / "submit.py"  # runs inside client containers
 
 PROJECT = "maillab"
 MAX_LAB_ID = 26  # HOST_PORT_BASE + 2000 * LAB_ID + 1995 must stay below 65536

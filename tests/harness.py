@@ -24,6 +24,7 @@ from typing import TypeVar
 
 from lab import config
 from lab.compose import docker_exec
+from lab.config import SUBMIT_SCRIPT
 
 T = TypeVar("T")
 WAIT_TIMEOUT = float(os.environ.get("LAB_WAIT_TIMEOUT", "30"))
@@ -275,18 +276,15 @@ def auth_plain(user: str, password: str) -> bytes:
     return b"AUTH PLAIN " + token + b"\r\n"
 
 
-SUBMIT_MANY = (CLIENT_SCRIPTS / "submit_many.py").read_bytes()
-
-
 def submit_many(client: Container, sender: str, password: str, recipient: str, count: int,
                 tag: str, **options) -> list[tuple[str, int, str]]:
-    """Submit `count` messages in one session; [(message_id, code, reply)] per message.
-    Message-IDs are <TAG.N@maillab.test>."""
-    spec = {"host": f"smtp.{sender.split('@')[1]}", "user": sender, "password": password,
-            "recipient": recipient, "count": count, "tag": tag, **options}
-    spec.setdefault("tls_name", f"smtp.{sender.split('@')[1]}")
-    done = client.run("python3", "-", json.dumps(spec), input=SUBMIT_MANY)
-    return [tuple(row) for row in json.loads(done.stdout)]
+    """Submit `count` messages in one session (lab/scripts/submit.py);
+    [(message_id, code, reply)] per message."""
+    smtp = f"smtp.{sender.split('@')[1]}"
+    spec = {"host": smtp, "tls_name": smtp, "user": sender, "password": password,
+            "recipient": recipient, "per_session": count, "tag": tag, **options}
+    done = client.run("python3", "-", json.dumps(spec), input=SUBMIT_SCRIPT.read_bytes())
+    return [tuple(row) for row in json.loads(done.stdout)["results"]]
 
 
 def message_ids(messages: list[bytes]) -> list[str]:

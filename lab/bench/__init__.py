@@ -47,12 +47,19 @@ def _say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def _run_script(lab: Lab, service: str, script: str, spec: dict) -> dict | list:
-    source = (HERE / script).read_bytes()
-    done = docker_exec(lab.container(service), ["python3", "-", json.dumps(spec)], input=source, timeout=600)
+def _run_script(lab: Lab, service: str, script: Path, spec: dict) -> dict | list:
+    done = docker_exec(lab.container(service), ["python3", "-", json.dumps(spec)],
+                       input=script.read_bytes(), timeout=600)
     if done.returncode:
-        raise LabError(f"{script} in {service}: {done.stderr.decode().strip()[-500:]}")
+        raise LabError(f"{script.name} in {service}: {done.stderr.decode().strip()[-500:]}")
     return json.loads(done.stdout)
+
+
+def _submit(lab: Lab, tag: str) -> dict:
+    """X submits one message through A to Y2 (lab/scripts/submit.py); its report."""
+    spec = {"host": "smtp.provider-a.test", "user": X, "password": lab.settings.password(X),
+            "recipient": Y2, "tag": tag}
+    return _run_script(lab, "client-x", config.SUBMIT_SCRIPT, spec)
 
 
 def _summary(values: list[float]) -> dict:
@@ -117,7 +124,7 @@ def cold_start(lab: Lab) -> dict:
 def latency(lab: Lab, count: int) -> dict:
     s = lab.settings
     _empty(lab, Y2)
-    values = _run_script(lab, "client-x", "latency.py", {
+    values = _run_script(lab, "client-x", HERE / "latency.py", {
         "sender": X, "password": s.password(X), "recipient": Y2, "recipient_password": s.password(Y2),
         "count": count, "smtp_host": "smtp.provider-a.test", "pop_host": "pop.provider-b.test"})
     result = _summary([v * 1000 for v in values])  # milliseconds
@@ -127,18 +134,19 @@ def latency(lab: Lab, count: int) -> dict:
 
 def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
     _empty(lab, Y2)
-    spec = {"sender": X, "password": lab.settings.password(X), "recipient": Y2, "size": size,
-            "sessions": sessions, "per_session": total // sessions, "smtp_host": "smtp.provider-a.test",
-            "tag": f"{size}"}
-    source = (HERE / "load.py").read_bytes()
+    spec = {"host": "smtp.provider-a.test", "user": X, "password": lab.settings.password(X),
+            "recipient": Y2, "tag": f"load{size}", "sessions": sessions, "per_session": total // sessions,
+            "size": size}
     command = ["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)]
     load = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    load.stdin.write(source)
+    load.stdin.write(config.SUBMIT_SCRIPT.read_bytes())
     load.stdin.close()
     time.sleep(1.5)
     under_load = memory(lab)
     report = json.loads(load.stdout.read())
     load.wait()
+    report["submitted"] = sum(code == 250 for _, code, _ in report["results"])
+    report["refused"] = len(report["results"]) - report["submitted"]
     deadline = time.time() + 300
     while (delivered := _mailbox_count(lab, Y2)) < report["submitted"] and time.time() < deadline:
         time.sleep(0.2)
@@ -165,9 +173,7 @@ def recovery(lab: Lab, runs: int) -> dict:
     for n in range(runs):
         _empty(lab, Y2)
         outage.cause(lab)
-        spec = {"sender": X, "password": lab.settings.password(X), "recipient": Y2, "size": 100,
-                "sessions": 1, "per_session": 1, "smtp_host": "smtp.provider-a.test", "tag": f"recovery{n}"}
-        _run_script(lab, "client-x", "load.py", spec)
+        _submit(lab, f"recovery{n}")
         deadline = time.monotonic() + 60
         while "deferred" not in docker_exec(lab.container("provider-a"), ["postqueue", "-j"]).stdout.decode():
             if time.monotonic() > deadline:
@@ -202,9 +208,7 @@ def classroom(max_labs: int) -> dict:
             lab = _lab(lab_id=n, project=f"{BENCH_PROJECT}-{n}")
             try:
                 lab.up()
-                spec = {"sender": X, "password": lab.settings.password(X), "recipient": Y2, "size": 100,
-                        "sessions": 1, "per_session": 1, "smtp_host": "smtp.provider-a.test", "tag": "class"}
-                _run_script(lab, "client-x", "load.py", spec)
+                _submit(lab, "class")
                 deadline = time.monotonic() + 30
                 while _mailbox_count(lab, Y2) < 1:
                     if time.monotonic() > deadline:

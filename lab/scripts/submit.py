@@ -1,0 +1,63 @@
+"""Submit messages as a mail program would, from inside a client container:
+`python3 - SPEC_JSON` (standard library only). Used by the tests and by `make bench`.
+
+SPEC: {"host", "port": 587, "user", "password", "recipient", "tag",
+       "sessions": 1, "per_session": 1, "size": 200 (body bytes),
+       "rcpt_options": ["NOTIFY=SUCCESS"], "tls_name": name to verify when host is an address}
+Each session logs in once (STARTTLS + AUTH) and sends its messages one after the
+other; sessions run side by side. Message-IDs are <TAG.SESSION.N@maillab.test>.
+Prints {"started": time.time() of the first message, "seconds", "results":
+[[message_id, reply code, reply text], ...]} in session order.
+"""
+
+import json
+import smtplib
+import ssl
+import sys
+import threading
+import time
+
+
+def message(spec: dict, session: int, n: int) -> tuple[str, bytes]:
+    message_id = f"<{spec['tag']}.{session}.{n}@maillab.test>"
+    size = spec.get("size", 200)
+    body = "".join(("x" * 75 + "\r\n") for _ in range(size // 77)) + "x" * (size % 77)
+    text = (f"From: {spec['user']}\r\nTo: {spec['recipient']}\r\nSubject: {spec['tag']} {session}.{n}\r\n"
+            f"Message-ID: {message_id}\r\nDate: Fri, 27 Nov 2026 12:00:00 +0900\r\n\r\n{body}\r\n")
+    return message_id, text.encode()
+
+
+def session(spec: dict, index: int, results: list) -> None:
+    with smtplib.SMTP(spec["host"], spec.get("port", 587), timeout=60) as smtp:
+        smtp._host = spec.get("tls_name", spec["host"])  # the name starttls() verifies
+        smtp.starttls(context=ssl.create_default_context())
+        smtp.login(spec["user"], spec["password"])
+        for n in range(spec.get("per_session", 1)):
+            message_id, data = message(spec, index, n)
+            code, reply = smtp.mail(spec["user"])
+            if code == 250:
+                code, reply = smtp.rcpt(spec["recipient"], spec.get("rcpt_options", []))
+            if code == 250:
+                try:
+                    code, reply = smtp.data(data)
+                except smtplib.SMTPDataError as err:
+                    code, reply = err.smtp_code, err.smtp_error
+            else:
+                smtp.rset()
+            results[index].append([message_id, code, reply.decode()])
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    results: list[list] = [[] for _ in range(spec.get("sessions", 1))]
+    threads = [threading.Thread(target=session, args=(spec, i, results)) for i in range(len(results))]
+    started = time.time()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    flat = [row for rows in results for row in rows]
+    print(json.dumps({"started": started, "seconds": time.time() - started, "results": flat}))
+
+
+main()
