@@ -87,6 +87,9 @@ PROVIDER_B = Provider(
 )
 PROVIDERS = (PROVIDER_A, PROVIDER_B)
 ACCOUNTS = {acc.address: acc for p in PROVIDERS for acc in p.accounts}
+# The story's people: X and a colleague at A, Y and a colleague at B.
+X, X2 = (acc.address for acc in PROVIDER_A.accounts)
+Y, Y2 = (acc.address for acc in PROVIDER_B.accounts)
 
 # Host number of each service on each network it joins (the last byte of its address).
 # Docker takes .1 of every network for the host's gateway.
@@ -96,7 +99,6 @@ HOST_NUMBERS: dict[str, dict[str, int]] = {
     "access-b": {"provider-b": 20, "client-y": 100},
 }
 SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
-CLIENTS = ("client-x", "client-y", "outsider")
 PUBLISHED_PORTS = (25, 587, 110, 995)  # of each provider, on 127.0.0.1
 
 # Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).

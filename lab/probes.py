@@ -4,7 +4,6 @@ Docker host itself through the ports published on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 from lab import relaycheck
@@ -33,6 +32,3 @@ def relay_check(lab: Lab, vantage: str, provider: Provider, port: int = 25) -> l
         raise LabError(f"relay check from {vantage} failed: {done.stderr.decode().strip()}")
     return [relaycheck.Attempt(**row) for row in json.loads(done.stdout)]
 
-
-def to_json(attempts: list[relaycheck.Attempt]) -> str:
-    return json.dumps([asdict(a) for a in attempts], indent=1)

@@ -1,9 +1,9 @@
 """Step 2: X hands a message to A's SMTP server: port 587, STARTTLS first, then AUTH."""
 
+from lab.config import PROVIDER_A, X, Y
 from tests.harness import make_message, submit, swaks
 
-X, Y = "x@provider-a.test", "y@provider-b.test"
-SMTP_A = "smtp.provider-a.test"
+SMTP_A = PROVIDER_A.smtp
 
 
 def test_x_submits_with_starttls_and_auth(client_x, settings):

@@ -7,9 +7,8 @@ from email.policy import default
 
 import pytest
 
+from lab.config import X, Y
 from tests.harness import make_message, submit, wait_until
-
-X, Y = "x@provider-a.test", "y@provider-b.test"
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import re
 
 import pytest
 
+from lab.config import PROVIDER_B, X, Y
 from tests.harness import make_message, pop3, pop3_login, submit, wait_until
 
-X, Y = "x@provider-a.test", "y@provider-b.test"
-POP_B = "pop.provider-b.test"
+POP_B = PROVIDER_B.pop
 SUBJECT = "メールのしくみ: POP で受け取る"
 BODY = "Y さんへ\nプロバイダ B のメールボックスに届きました。\n"
 TRACE_HEADERS = ("Return-Path:", "Delivered-To:", "Received:", "\t", " ")

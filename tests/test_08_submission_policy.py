@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from lab.config import PROVIDER_A, X2, X, Y
 from tests.harness import (
     STARTTLS,
     auth_plain,
@@ -15,8 +16,7 @@ from tests.harness import (
     wait_until,
 )
 
-X, X2, Y = "x@provider-a.test", "x2@provider-a.test", "y@provider-b.test"
-SMTP_A = "smtp.provider-a.test"
+SMTP_A = PROVIDER_A.smtp
 EHLO = b"EHLO client.example\r\n"
 
 

@@ -3,10 +3,10 @@ plain errors for messages that are not there."""
 
 import pytest
 
+from lab.config import PROVIDER_B, Y
 from tests.harness import pop3, pop3_login
 
-Y = "y@provider-b.test"
-POP_B = "pop.provider-b.test"
+POP_B = PROVIDER_B.pop
 NO_CLEARTEXT = "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."
 
 

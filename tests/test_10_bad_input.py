@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lab.config import PROVIDER_A, X, Y
 from tests.harness import STARTTLS, auth_plain, new_message_id, raw_session
 
-SMTP_A, MX_A, POP_A = "smtp.provider-a.test", "mx.provider-a.test", "pop.provider-a.test"
+SMTP_A, MX_A, POP_A = PROVIDER_A.smtp, PROVIDER_A.mx, PROVIDER_A.pop
 EHLO = b"EHLO client.example\r\n"
-X = "x@provider-a.test"
 MARKER = new_message_id("bad-input")  # in every message body sent here: none may arrive
 
 
@@ -154,7 +154,7 @@ def test_bad_input(name, client_x, settings):
 
 def test_nothing_partial_was_delivered(container, settings):
     """None of the messages above arrived anywhere or waits in a queue."""
-    for service, mailbox in (("provider-a", X), ("provider-b", "y@provider-b.test")):
+    for service, mailbox in (("provider-a", X), ("provider-b", Y)):
         provider = container(service)
         assert provider.messages_with(mailbox, MARKER) == []
         assert provider.queue() == []

@@ -9,9 +9,9 @@ import re
 import pytest
 
 from lab import faults
+from lab.config import Y2, X, Y
 from tests.harness import Container, deferred, delivery_bound, message_ids, submit_many, wait_until
 
-X, Y, Y2 = "x@provider-a.test", "y@provider-b.test", "y2@provider-b.test"
 B_MX = r"mx\.provider-b\.test\[{ip}\]"
 CAUSES = {  # what A's queue says while the fault lasts (postqueue -j delay_reason)
     "b-down": B_MX + r":25: (No route to host|Connection timed out)",

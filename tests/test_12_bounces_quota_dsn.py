@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lab import config, faults
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import (
     deferred,
     delivery_bound,
@@ -18,16 +19,17 @@ from tests.harness import (
     wait_until,
 )
 
-X, Y = "x@provider-a.test", "y@provider-b.test"
-POP_A, POP_B = "pop.provider-a.test", "pop.provider-b.test"
+POP_A, POP_B = PROVIDER_A.pop, PROVIDER_B.pop
 
 
 def reports_to_x(client_x, settings, about: str, count: int) -> list[list[dict[str, str]]]:
     """Wait for `count` reports mentioning `about` in X's mailbox on A; read them over POP."""
-    provider_a_mail = lambda: [m for m in pop3_retrieve_all(  # noqa: E731
-        client_x, POP_A, X, settings.password(X), delete=False) if about.encode() in m]
-    found = wait_until(lambda: len(provider_a_mail()) >= count and provider_a_mail(),
-                       f"{count} report(s) about {about} in X's mailbox", timeout=60)
+    def reports() -> list[bytes] | None:
+        mail = pop3_retrieve_all(client_x, POP_A, X, settings.password(X), delete=False)
+        about_it = [m for m in mail if about.encode() in m]
+        return about_it if len(about_it) >= count else None
+
+    found = wait_until(reports, f"{count} report(s) about {about} in X's mailbox", timeout=60)
     pop3_retrieve_all(client_x, POP_A, X, settings.password(X))  # read: now delete them all
     return [delivery_reports(m) for m in found]
 

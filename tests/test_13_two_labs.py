@@ -7,10 +7,9 @@ import pytest
 
 from lab import config
 from lab.compose import Lab
+from lab.config import X, Y
 from tests.conftest import TEST_LAB_ID, TEST_PROJECT
 from tests.harness import Container, Provider, submit_many, wait_until
-
-X, Y = "x@provider-a.test", "y@provider-b.test"
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ HERE = Path(__file__).parent
 RESULTS = config.STATE_DIR / "bench.json"
 BENCH_LAB_ID, BENCH_PROJECT = 24, "maillab-bench"
 OVERRIDES = {"MAX_RECIPIENTS_PER_MINUTE": "0", "MAILBOX_QUOTA": "4G"}
-X, Y2 = "x@provider-a.test", "y2@provider-b.test"
+X, Y2 = config.X, config.Y2
 
 
 def _setting(name: str, default: int) -> int:
@@ -57,7 +57,7 @@ def _run_script(lab: Lab, service: str, script: Path, spec: dict) -> dict | list
 
 def _submit(lab: Lab, tag: str) -> dict:
     """X submits one message through A to Y2 (lab/scripts/submit.py); its report."""
-    spec = {"host": "smtp.provider-a.test", "user": X, "password": lab.settings.password(X),
+    spec = {"host": config.PROVIDER_A.smtp, "user": X, "password": lab.settings.password(X),
             "recipient": Y2, "tag": tag}
     return _run_script(lab, "client-x", config.SUBMIT_SCRIPT, spec)
 
@@ -126,7 +126,7 @@ def latency(lab: Lab, count: int) -> dict:
     _empty(lab, Y2)
     values = _run_script(lab, "client-x", HERE / "latency.py", {
         "sender": X, "password": s.password(X), "recipient": Y2, "recipient_password": s.password(Y2),
-        "count": count, "smtp_host": "smtp.provider-a.test", "pop_host": "pop.provider-b.test"})
+        "count": count, "smtp_host": config.PROVIDER_A.smtp, "pop_host": config.PROVIDER_B.pop})
     result = _summary([v * 1000 for v in values])  # milliseconds
     _say(f"latency: p50 {result['median']:.0f} ms, p95 {result['p95']:.0f} ms over {count}")
     return result
@@ -134,7 +134,7 @@ def latency(lab: Lab, count: int) -> dict:
 
 def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
     _empty(lab, Y2)
-    spec = {"host": "smtp.provider-a.test", "user": X, "password": lab.settings.password(X),
+    spec = {"host": config.PROVIDER_A.smtp, "user": X, "password": lab.settings.password(X),
             "recipient": Y2, "tag": f"load{size}", "sessions": sessions, "per_session": total // sessions,
             "size": size}
     command = ["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)]
