@@ -14,6 +14,16 @@
     lab quota-full bounce|tempfail       what B's full mailboxes answer, live
     lab bench     measure start-up, latency, throughput, recovery, memory (make bench)
 
+The learner's side (lab/exercises/):
+    lab list      the exercises, with your progress
+    lab show N [--ja]   exercise N's text (the Japanese edition with --ja)
+    lab check N   check your work on exercise N, step by step (exit 0: all done)
+    lab reset     back to a clean lab in seconds: faults undone, queues and mailboxes
+                  emptied, switches back to .env
+    lab trace [MESSAGE-ID | --last]   one message's path through the lab, from the logs
+    lab dial x|y, lab hangup x|y      connect a customer to its provider, or cut it off
+    lab open-relay on|off             LAB SWITCH for exercise 5: A relays for anyone
+
 LAB_ID=N selects a side-by-side lab with its own subnets and ports.
 """
 
@@ -23,9 +33,12 @@ import argparse
 import enum
 import os
 import sys
+import time
 
-from lab import config, faults, probes, relaycheck
+from lab import access, checker, config, faults, markdown, probes, relaycheck, trace
+from lab import exercises as exercise_book
 from lab.compose import Lab, LabError, compose_command
+from lab.journal import Journal
 
 
 class Exit(enum.IntEnum):
@@ -108,11 +121,15 @@ def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
     print(f"Relay check of {provider.service} port {args.port}, from {where}:", flush=True)
     attempts = probes.relay_check(lab, args.vantage, provider, args.port)
     print(relaycheck.table(attempts))
-    return Exit.FAILED if any(a.relayed for a in attempts) else Exit.OK
+    relayed = sum(a.relayed for a in attempts)
+    Journal(lab.settings).record("relay-check", server=provider.service, vantage=args.vantage,
+                                 port=args.port, attempts=len(attempts), relayed=relayed)
+    return Exit.FAILED if relayed else Exit.OK
 
 
 def cmd_fault(lab: Lab, args: argparse.Namespace) -> Exit:
     print(faults.FAULTS[args.fault].apply(lab))
+    Journal(lab.settings).record("fault", name=args.fault)
     return Exit.OK
 
 
@@ -122,6 +139,7 @@ def cmd_restore(lab: Lab, args: argparse.Namespace) -> Exit:
     else:
         faults.restore_all(lab)
         print("Every fault is undone: B runs and is connected, accepts mail, and the DNS answers.")
+    Journal(lab.settings).record("restore", name=args.fault or "all")
     return Exit.OK
 
 
@@ -135,6 +153,96 @@ def cmd_retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
 def cmd_quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
     faults.set_quota_full(lab, config.PROVIDER_B.service, args.mode)
     print(f"A full mailbox on provider-b now answers as in QUOTA_FULL={args.mode}.")
+    return Exit.OK
+
+
+def cmd_list(lab: Lab, args: argparse.Namespace) -> Exit:
+    progress = Journal(lab.settings).progress()
+    print("Exercises (lab show N to read one, lab check N to check it):")
+    for ex in exercise_book.all_exercises():
+        p = progress.get(ex.number)
+        mark = "done" if p and p["done"] else (f"{p['passed']}/{p['total']}" if p else "-")
+        print(f"  {ex.number:>2}. {ex.title:<48} {mark}")
+    done = sum(1 for p in progress.values() if p["done"])
+    print(f"\n{done} of {len(exercise_book.all_exercises())} exercises done. Start with: lab show 1")
+    return Exit.OK
+
+
+def cmd_show(lab: Lab, args: argparse.Namespace) -> Exit:
+    exercise = exercise_book.get(args.number)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    print(markdown.render(exercise.text("ja" if args.ja else "en"), color), end="")
+    return Exit.OK
+
+
+def cmd_check(lab: Lab, args: argparse.Namespace) -> Exit:
+    exercise = exercise_book.get(args.number)
+    steps = exercise.steps
+    print(f"Checking exercise {exercise.number}, {exercise.title} ({len(steps)} steps) ...", flush=True)
+
+    def report(number: int, outcome: checker.Outcome) -> None:
+        mark = "PASS" if outcome.result.ok else "FAIL"
+        print(f"  [{mark}] {number}. {outcome.step.title}", flush=True)
+        if outcome.result.detail:
+            for line in outcome.result.detail.splitlines()[:6]:
+                print(f"           {line}")
+        if not outcome.result.ok:
+            print(f"           hint: {outcome.step.hint}")
+
+    outcomes = checker.run_steps(lab, steps, report)
+    passed = sum(o.result.ok for o in outcomes)
+    Journal(lab.settings).save_progress(exercise.number, passed, len(steps))
+    if passed == len(steps):
+        print(f"\n{passed} of {len(steps)} steps done: exercise {exercise.number} is complete.")
+        return Exit.OK
+    print(f"\n{passed} of {len(steps)} steps done. "
+          f"Read the hints above, or the exercise: lab show {exercise.number}")
+    return Exit.FAILED
+
+
+def cmd_reset(lab: Lab, args: argparse.Namespace) -> Exit:
+    from lab import reset
+
+    print(f"Resetting maillab {lab.project} ...", flush=True)
+    started = time.monotonic()
+    reset.reset(lab)
+    print(f"Clean again in {time.monotonic() - started:.1f} s: `lab check` now looks only at what "
+          "happens from here on.")
+    return Exit.OK
+
+
+def cmd_trace(lab: Lab, args: argparse.Namespace) -> Exit:
+    if not args.message_id and not args.last:
+        raise LabError("say which message: lab trace MESSAGE-ID, or lab trace --last")
+    found = trace.build(lab, None if args.last else args.message_id)
+    print(trace.picture(found))
+    path = trace.save(found, lab.settings.project)
+    print(f"Mermaid picture for a report: {path.relative_to(config.REPO)}")
+    Journal(lab.settings).record("trace", message_id=found.message_id, outcome=found.outcome)
+    return Exit.OK
+
+
+def cmd_dial(lab: Lab, args: argparse.Namespace) -> Exit:
+    print(access.dial(lab, args.who))
+    Journal(lab.settings).record("dial", who=args.who)
+    return Exit.OK
+
+
+def cmd_hangup(lab: Lab, args: argparse.Namespace) -> Exit:
+    print(access.hangup(lab, args.who))
+    Journal(lab.settings).record("hangup", who=args.who)
+    return Exit.OK
+
+
+def cmd_open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
+    on = args.state == "on"
+    value = faults.open_relay(lab, on)
+    Journal(lab.settings).record("open-relay", on=on)
+    if on:
+        print(f"LAB SWITCH: provider-a is now an OPEN RELAY (mynetworks = {value}): it relays mail for\n"
+              "anyone, as badly configured servers once did. Only inside this lab. Undo: lab open-relay off")
+    else:
+        print(f"provider-a relays only for its customers again (mynetworks = {value}).")
     return Exit.OK
 
 
@@ -158,6 +266,14 @@ COMMANDS = {
     "retry-profile": cmd_retry_profile,
     "quota-full": cmd_quota_full,
     "bench": cmd_bench,
+    "list": cmd_list,
+    "show": cmd_show,
+    "check": cmd_check,
+    "reset": cmd_reset,
+    "trace": cmd_trace,
+    "dial": cmd_dial,
+    "hangup": cmd_hangup,
+    "open-relay": cmd_open_relay,
 }
 
 
@@ -185,6 +301,17 @@ def parser() -> argparse.ArgumentParser:
                             choices=[p.service for p in config.PROVIDERS])
         if name == "quota-full":
             sp.add_argument("mode", choices=config.QUOTA_FULL_MODES)
+        if name in ("show", "check"):
+            sp.add_argument("number", type=int, metavar="N", help="the exercise's number (lab list)")
+        if name == "show":
+            sp.add_argument("--ja", action="store_true", help="the Japanese edition")
+        if name == "trace":
+            sp.add_argument("message_id", nargs="?", metavar="MESSAGE-ID")
+            sp.add_argument("--last", action="store_true", help="the last message a customer sent")
+        if name in ("dial", "hangup"):
+            sp.add_argument("who", choices=sorted(access.CUSTOMERS))
+        if name == "open-relay":
+            sp.add_argument("state", choices=("on", "off"))
     return p
 
 

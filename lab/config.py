@@ -175,6 +175,14 @@ class Settings:
     def address(self, service: str, network: str = INTERNET) -> str:
         return str(self.subnets[network].network_address + HOST_NUMBERS[network][service])
 
+    def service_at(self, address: str) -> str:
+        """The service that has this address on some lab network ("" if none)."""
+        for network, hosts in HOST_NUMBERS.items():
+            for service in hosts:
+                if self.address(service, network) == address:
+                    return service
+        return ""
+
     def host_port(self, provider: Provider, port: int) -> int:
         return self.host_port_base + provider.host_port_offset + port
 

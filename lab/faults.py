@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lab.compose import Lab, LabError, docker, docker_exec
-from lab.config import INTERNET, PROVIDER_B, QUOTA_FULL_MODES, RETRY_PROFILES
+from lab import access
+from lab.compose import Lab, LabError, docker_exec
+from lab.config import INTERNET, PROVIDER_A, PROVIDER_B, QUOTA_FULL_MODES, RETRY_PROFILES
 
 B = PROVIDER_B.service
 REFUSAL = "450 4.3.2 Service temporarily unavailable, try again later"
@@ -53,20 +54,12 @@ def _start(service: str) -> Callable[[Lab], None]:
     return start
 
 
-def _network(lab: Lab) -> str:
-    return f"{lab.project}_{INTERNET}"
-
-
 def _cut(lab: Lab) -> None:
-    docker("network", "disconnect", _network(lab), lab.container(B))
+    access.disconnect(lab, B, INTERNET)
 
 
 def _reconnect(lab: Lab) -> None:
-    cid = lab.container(B)
-    connected = docker("inspect", "--format", "{{json .NetworkSettings.Networks}}", cid)
-    if _network(lab) not in connected:
-        docker("network", "connect", "--ip", lab.settings.address(B), _network(lab), cid)
-    _provider_exec(lab, B, "lab-network")  # its routes left with the interface
+    access.connect(lab, B, INTERNET)
 
 
 def _refuse(lab: Lab) -> None:
@@ -107,6 +100,28 @@ def set_retry_profile(lab: Lab, service: str, profile: str) -> None:
     if profile not in RETRY_PROFILES:
         raise LabError(f"no retry profile {profile!r}; choose one of {', '.join(RETRY_PROFILES)}")
     _postconf(lab, service, *(f"{k}={v}" for k, v in RETRY_PROFILES[profile].items()))
+
+
+# The open-relay switch, for exercise 5 only: the classic mistake of trusting every
+# network ("mynetworks = 0.0.0.0/0"), which lets anyone relay through A's port 25.
+OPEN_RELAY_MYNETWORKS = "0.0.0.0/0"
+TEMPLATES = "/etc/maillab/templates/postfix"  # the image's main.cf: the safe value
+
+
+def open_relay(lab: Lab, on: bool, service: str = PROVIDER_A.service) -> str:
+    """Make `service` an open relay (on), or put back the image's own mynetworks (off)."""
+    if on:
+        value = OPEN_RELAY_MYNETWORKS
+    else:
+        done = docker_exec(lab.container(service), ["postconf", "-c", TEMPLATES, "-h", "mynetworks"])
+        value = done.stdout.decode().strip()
+    _postconf(lab, service, f"mynetworks={value}")
+    return value
+
+
+def is_open_relay(lab: Lab, service: str = PROVIDER_A.service) -> bool:
+    done = docker_exec(lab.container(service), ["postconf", "-h", "mynetworks"])
+    return done.stdout.decode().strip() == OPEN_RELAY_MYNETWORKS
 
 
 def set_quota_full(lab: Lab, service: str, mode: str) -> None:

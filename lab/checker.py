@@ -1,0 +1,166 @@
+"""`lab check N`: an exercise's steps, each checked against the live lab.
+
+An exercise's `check.py` lists its STEPS: what the learner does, a test that reads the
+lab's real state through `Evidence` (logs, mailboxes, queues, configuration, the shell
+histories, the journal of `lab` commands), and a hint for when it is not done yet.
+A test returns `passed(...)` or `failed(...)` with what it saw; a learner's mistake is
+a failed step with a reason, never a crash.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+from lab import access, maillog
+from lab.compose import Lab, LabError, docker_exec
+from lab.config import ACCOUNTS, PROVIDERS, SERVICES
+from lab.journal import Entry, Journal
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    detail: str  # what was seen: on failure, the actual against the expected
+
+
+def passed(detail: str = "") -> Result:
+    return Result(True, detail)
+
+
+def failed(detail: str) -> Result:
+    return Result(False, detail)
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str  # what the learner has done when it passes, e.g. "X asked for B's MX"
+    test: Callable[[Evidence], Result]
+    hint: str  # what to do next when it fails
+
+
+class Evidence:
+    """What the lab shows now, and what happened since the last `lab reset`.
+
+    One Evidence serves one `lab check` run: logs and files are read once, and cached.
+    """
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.settings = lab.settings
+        self.journal = Journal(lab.settings)
+        self.since = self.journal.since
+        self._containers = lab.containers()
+        # cache per instance: functools.cache on methods would outlive the run
+        self.log = cache(self._log)
+        self.history = cache(self._history)
+
+    def container(self, service: str) -> str:
+        if service not in self._containers:
+            raise LabError(f"{service} is not running: start the lab with `make up`")
+        return self._containers[service]
+
+    def run(self, service: str, *args: str) -> str:
+        done = docker_exec(self.container(service), list(args))
+        return done.stdout.decode(errors="replace")
+
+    # --- logs ----------------------------------------------------------------------------
+
+    def _log(self, service: str) -> tuple[maillog.LogLine, ...]:
+        return tuple(maillog.read(self.container(service), self.since))
+
+    def messages(self, service: str) -> list[maillog.Message]:
+        return list(maillog.messages(list(self.log(service))).values())
+
+    def rejects(self, service: str) -> list[maillog.Reject]:
+        return maillog.rejects(list(self.log(service)))
+
+    def mailbox_events(self, service: str, user: str | None = None,
+                       event: str | None = None) -> list[maillog.MailboxEvent]:
+        return [e for e in maillog.mailbox_events(list(self.log(service)))
+                if (user is None or e.user == user) and (event is None or e.event == event)]
+
+    def pop_sessions(self, service: str, user: str | None = None) -> list[maillog.PopSession]:
+        return [s for s in maillog.pop_sessions(list(self.log(service))) if user is None or s.user == user]
+
+    def submitted_by(self, address: str) -> list[maillog.Message]:
+        """Messages the account handed to its provider on the submission port."""
+        provider = provider_of(address)
+        return [m for m in self.messages(provider) if m.sasl_user == address]
+
+    # --- the containers' state -----------------------------------------------------------
+
+    def _history(self, service: str) -> tuple[tuple[float, str], ...]:
+        """(time, command) typed in the service's shells since the last reset."""
+        out = self.run(service, "cat", "/root/.bash_history")
+        found, when = [], 0.0
+        for line in out.splitlines():
+            if re.fullmatch(r"#\d{9,}", line):
+                when = float(line[1:])
+            elif line.strip() and (self.since is None or when >= int(self.since)):
+                found.append((when, line))
+        return tuple(found)
+
+    def typed(self, service: str, pattern: str) -> list[str]:
+        """Commands typed in `service` that match `pattern` (a regular expression)."""
+        regex = re.compile(pattern, re.IGNORECASE)
+        return [cmd for _, cmd in self.history(service) if regex.search(cmd)]
+
+    def mailbox(self, address: str) -> list[bytes]:
+        """The messages in an account's INBOX now."""
+        local, domain = address.split("@")
+        script = 'for f in "$1"/new/* "$1"/cur/*; do [ -f "$f" ] && base64 -w0 "$f" && echo; done; true'
+        out = self.run(provider_of(address), "sh", "-c", script, "sh", f"/var/mail/{domain}/{local}/Maildir")
+        return [base64.b64decode(line) for line in out.split()]
+
+    def postconf(self, service: str, name: str) -> str:
+        return self.run(service, "postconf", "-h", name).strip()
+
+    @cached_property
+    def states(self) -> dict[str, str]:
+        return self.lab.states()
+
+    def online(self, who: str) -> bool:
+        return access.is_online(self.lab, who)
+
+    def events(self, kind: str) -> list[Entry]:
+        return self.journal.entries(kind)
+
+
+def provider_of(address: str) -> str:
+    domain = ACCOUNTS[address].domain
+    return next(p.service for p in PROVIDERS if p.domain == domain)
+
+
+# --- running a check ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    step: Step
+    result: Result
+
+
+def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None]) -> list[Outcome]:
+    """Check each step in order, reporting each as soon as it is known."""
+    evidence = Evidence(lab)
+    outcomes = []
+    for number, step in enumerate(steps, 1):
+        try:
+            result = step.test(evidence)
+        except LabError as err:
+            result = failed(str(err))
+        outcome = Outcome(step, result)
+        outcomes.append(outcome)
+        report(number, outcome)
+    return outcomes
+
+
+def lab_is_up(ev: Evidence) -> Result:
+    """Shared by exercises that need every service: which are not healthy, if any."""
+    states = ev.states
+    sick = [f"{s} ({states.get(s, 'missing')})" for s in SERVICES if states.get(s) != "healthy"]
+    return failed("not healthy: " + ", ".join(sick)) if sick else passed(f"all {len(SERVICES)} healthy")

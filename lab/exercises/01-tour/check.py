@@ -1,0 +1,44 @@
+"""Exercise 1, the tour: the learner looks around the running lab from X."""
+
+import re
+from collections.abc import Callable
+
+from lab.checker import Evidence, Result, Step, failed, lab_is_up, passed
+from lab.config import PROVIDER_B
+
+DOMAIN, MX = re.escape(PROVIDER_B.domain), re.escape(PROVIDER_B.mx)
+
+
+def resolver_is_lab_dns(ev: Evidence) -> Result:
+    resolv = ev.run("client-x", "cat", "/etc/resolv.conf")
+    dns = ev.settings.address("dns")
+    return passed(f"nameserver {dns}") if f"nameserver {dns}" in resolv else failed(
+        f"client-x's /etc/resolv.conf does not name {dns}:\n{resolv}")
+
+
+def typed(service: str, pattern: str, what: str) -> Callable[[Evidence], Result]:
+    def test(ev: Evidence) -> Result:
+        found = ev.typed(service, pattern)
+        return passed(f"in {service}: {found[-1]}") if found else failed(f"no {what} typed in {service} yet")
+    return test
+
+
+STEPS = [
+    Step("All six services run and are healthy", lab_is_up,
+         "start the lab with `make up` (or `lab reset` if you changed something)"),
+    Step("X's only name server is the lab's DNS", resolver_is_lab_dns,
+         "`lab reset` puts client-x's resolver back"),
+    Step("From X you asked which server takes mail for provider-b.test",
+         typed("client-x", rf"\b(dig|host|nslookup)\b.*\bmx\s.*\b{DOMAIN}|\b(dig|host)\b.*\b{DOMAIN}\s+mx\b",
+               "MX lookup of provider-b.test"),
+         "in client-x (`make shell SERVICE=client-x`) type: dig MX provider-b.test"),
+    Step("From X you looked up the address of that mail server",
+         typed("client-x", rf"\b(dig|host|nslookup|getent)\b.*\b{MX}\b", f"lookup of {PROVIDER_B.mx}"),
+         f"in client-x type: dig {PROVIDER_B.mx}"),
+    Step("From X you looked at the routes: where X's packets go",
+         typed("client-x", r"\bip\s+(-\S+\s+)*r(o|ou|out|oute)?\b", "`ip route`"),
+         "in client-x type: ip route"),
+    Step("On the DNS server you read the zone file that gives these answers",
+         typed("dns", r"\.zone\b", "command on a zone file"),
+         "in dns (`make shell SERVICE=dns`) type: cat /run/nsd/zones/provider-b.test.zone"),
+]

@@ -1,0 +1,62 @@
+"""Exercise 6: B is down; A keeps X's message, retries by itself, and delivers it once
+B is back."""
+
+from lab.checker import Evidence, Result, Step, failed, passed
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+
+A, B = PROVIDER_A.service, PROVIDER_B.service
+
+
+def waited(ev: Evidence) -> list:
+    """X's messages that A could not hand to B at first."""
+    return [m for m in ev.submitted_by(X) if m.attempts and m.attempts[0].status == "deferred"]
+
+
+def deferred_at_a(ev: Evidence) -> Result:
+    found = waited(ev)
+    if not found:
+        return failed("A's log shows no message from X deferred (status=deferred)")
+    first = found[-1].attempts[0]
+    return passed(f"{found[-1].queue_id}: {first.reason}")
+
+
+def watched_queue(ev: Evidence) -> Result:
+    found = ev.typed(A, r"\b(postqueue\s+-[pj]|mailq|postcat|qshape)\b")
+    return passed(found[-1]) if found else failed("no look at the queue typed in provider-a")
+
+
+def retried_and_delivered(ev: Evidence) -> Result:
+    for m in reversed(waited(ev)):
+        if any(a.status == "sent" for a in m.attempts):
+            tries = len(m.attempts)
+            waited_s = m.attempts[-1].time - m.received
+            return passed(f"{m.queue_id}: {tries} attempts, delivered {waited_s:.0f} s after X sent it")
+    return failed("none of the deferred messages has been delivered yet")
+
+
+def arrived_once(ev: Evidence) -> Result:
+    delivered = [m for m in waited(ev) if any(a.status == "sent" for a in m.attempts)]
+    if not delivered:
+        return failed("nothing delivered yet to count")
+    saved = ev.mailbox_events(B, Y, "saved")
+    counts = {m.message_id: sum(e.message_id == m.message_id for e in saved) for m in delivered}
+    wrong = {mid: n for mid, n in counts.items() if n != 1}
+    return failed(f"saved in Y's mailbox not exactly once: {wrong}") if wrong else passed(
+        f"{len(counts)} message(s), each saved exactly once")
+
+
+def b_is_back(ev: Evidence) -> Result:
+    state = ev.states.get(B, "missing")
+    return passed("provider-b healthy") if state == "healthy" else failed(f"provider-b is {state}")
+
+
+STEPS = [
+    Step("A could not reach B and kept X's message (deferred)", deferred_at_a,
+         "lab fault b-down, then send from X to y@provider-b.test"),
+    Step("You looked at A's queue while the message waited", watched_queue,
+         "in provider-a (`make shell SERVICE=provider-a`): postqueue -p"),
+    Step("A retried by itself and delivered it", retried_and_delivered,
+         "bring B back with `lab restore b-down` and wait up to 20 s: nobody resends"),
+    Step("It arrived exactly once", arrived_once, "see the hint above"),
+    Step("B is running again", b_is_back, "lab restore b-down"),
+]

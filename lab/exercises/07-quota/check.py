@@ -1,0 +1,61 @@
+"""Exercise 7: Y's mailbox has a quota. Fill it, see what X hears back, then try the
+other answer a full mailbox can give."""
+
+from lab.checker import Evidence, Result, Step, failed, passed
+from lab.config import PROVIDER_A, PROVIDER_B, X
+
+A, B = PROVIDER_A.service, PROVIDER_B.service
+
+
+def over_quota(ev: Evidence) -> list:
+    """(message, attempt) where B answered 'mailbox full' for a message of X."""
+    return [(m, a) for m in ev.submitted_by(X) for a in m.attempts if a.dsn in ("5.2.2", "4.2.2")]
+
+
+def refused_full(ev: Evidence) -> Result:
+    bounced = [(m, a) for m, a in over_quota(ev) if a.status == "bounced"]
+    return passed(f"{bounced[-1][0].queue_id}: {bounced[-1][1].reason}") if bounced else failed(
+        "B has not refused a message of X as over quota (552 5.2.2)")
+
+
+def bounce_to_x(ev: Evidence) -> Result:
+    notices = {n for m, a in over_quota(ev) if a.status == "bounced" for _, kind, n in m.notices
+               if kind == "non-delivery"}
+    delivered = [m for m in ev.messages(A) if m.queue_id in notices
+                 and any(a.recipient == X and a.status == "sent" for a in m.attempts)]
+    return passed(f"bounce {delivered[-1].queue_id} is in X's mailbox") if delivered else failed(
+        "no bounce about it has reached X's mailbox")
+
+
+def kept_by_a(ev: Evidence) -> Result:
+    waits = [(m, a) for m, a in over_quota(ev) if a.status == "deferred"]
+    return passed(f"{waits[-1][0].queue_id}: {waits[-1][1].reason}") if waits else failed(
+        "no message of X has waited in A's queue for room (452 4.2.2)")
+
+
+def delivered_after_room(ev: Evidence) -> Result:
+    done = [m for m, a in over_quota(ev) if a.status == "deferred"
+            and any(b.status == "sent" for b in m.attempts)]
+    if not done:
+        return failed("no message that waited for room has been delivered yet")
+    return passed(f"{done[-1].queue_id} delivered after {len(done[-1].attempts)} attempts")
+
+
+def answer_back_to_setting(ev: Evidence) -> Result:
+    conf = ev.run(B, "cat", "/etc/dovecot/quota-full.conf")
+    expected = ev.settings.quota_full
+    return passed(f"QUOTA_FULL={expected}") if f"quota-full-mode {expected}" in conf else failed(
+        f"provider-b is not answering as .env says (QUOTA_FULL={expected}):\n{conf.splitlines()[0]}")
+
+
+STEPS = [
+    Step("Y's mailbox was full and B refused a message of X (552 5.2.2)", refused_full,
+         "send X -> Y big messages (swaks --attach @bigfile) until one does not fit"),
+    Step("X received the bounce", bounce_to_x,
+         "wait a second; then read it as X over POP (pop.provider-a.test)"),
+    Step("With tempfail, A kept the message and waited (452 4.2.2)", kept_by_a,
+         "lab quota-full tempfail, then send one more big message"),
+    Step("Once Y made room, the waiting message arrived", delivered_after_room,
+         "as Y, delete mail over POP (DELE, QUIT); A retries within 20 s"),
+    Step("Full mailboxes answer as .env says again", answer_back_to_setting, "lab quota-full bounce"),
+]

@@ -1,0 +1,222 @@
+"""The providers' logs, read back as what happened to each message.
+
+Postfix writes to stdout and Dovecot to stderr, so `docker logs --timestamps` holds
+both, each line stamped by Docker. `lab trace` and `lab check` read them through this
+module: one parser, so a trace and a check never disagree about what a line means.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+# 2026-11-27T18:40:01.123456789Z Nov 27 18:40:01 provider-a postfix/submission/smtpd[91]: 4F3A2: ...
+DOCKER_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z (.*)$")
+POSTFIX = re.compile(r"\b(postfix(?:/[\w-]+)+)\[\d+\]: (?:([0-9A-F]{6,}|NOQUEUE): )?(.*)$")
+DOVECOT = re.compile(
+    r"\b(lmtp|pop3|pop3-login|doveadm)(?:\(([^)]*)\))?((?:<[^>]*>)*): (?:Info: |Warning: |Error: )?(.*)$")
+FIELD = re.compile(r"(\w[\w-]*)=(<[^>]*>|\[[^\]]*\][^,\s]*|[^,\s]*)")
+STATUS = re.compile(r"status=(\w+) \((.*)\)$")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: float  # seconds since the epoch, as Docker stamped the line
+    program: str  # postfix/submission/smtpd, postfix/qmgr, lmtp, pop3, pop3-login, ...
+    queue_id: str  # Postfix's queue id, "NOQUEUE", or ""
+    user: str  # Dovecot's user, or ""
+    text: str
+    session: str = ""  # Dovecot's session id: ties a POP3 login to what it did
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {k: v.strip("<>") if v.startswith("<") else v for k, v in FIELD.findall(self.text)}
+
+
+def parse_time(stamp: str, fraction: str | None) -> float:
+    whole = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    return whole.timestamp() + float(fraction or 0)
+
+
+def parse(lines: str) -> list[LogLine]:
+    """The Postfix and Dovecot lines of a `docker logs --timestamps` output."""
+    parsed = []
+    for raw in lines.splitlines():
+        stamped = DOCKER_LINE.match(raw)
+        if not stamped:
+            continue
+        when = parse_time(stamped.group(1), stamped.group(2))
+        rest = stamped.group(3)
+        if postfix := POSTFIX.search(rest):
+            program, queue_id, text = postfix.groups()
+            parsed.append(LogLine(when, program, queue_id or "", "", text))
+        elif dovecot := DOVECOT.search(rest):
+            program, user, ids, text = dovecot.groups()
+            session = re.findall(r"<([^>]*)>", ids)[-1:] or re.findall(r"session=<([^>]*)>", text)
+            parsed.append(LogLine(when, program, "", user or "", text, "".join(session)))
+    return sorted(parsed, key=lambda line: line.time)  # stdout and stderr come apart
+
+
+def read(container: str, since: float | None = None) -> list[LogLine]:
+    """A container's mail log lines, from `since` (seconds since the epoch) on."""
+    args = ["docker", "logs", "--timestamps", *(["--since", f"{since:.6f}"] if since else []), container]
+    done = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    return parse(done.stdout + "\n" + done.stderr)
+
+
+# --- what happened to each message -------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One delivery attempt of one recipient: to B's MX (smtp), or into a mailbox (lmtp)."""
+
+    time: float
+    program: str
+    recipient: str
+    relay: str  # mx.provider-b.test[10.80.0.20]:25, none, ...
+    dsn: str
+    status: str  # sent, deferred, bounced, expired
+    reason: str  # the text in parentheses: the other side's answer, or the local error
+
+    @property
+    def next_queue_id(self) -> str:
+        """The queue id the receiving Postfix gave the message ("250 ... queued as ID")."""
+        match = re.search(r"queued as ([0-9A-F]+)", self.reason)
+        return match.group(1) if match else ""
+
+
+@dataclass
+class Message:
+    """One message in one Postfix, by queue id, as its log lines tell it."""
+
+    queue_id: str
+    received: float = 0.0
+    via: str = ""  # the smtpd that took it: postfix/smtpd (port 25), postfix/submission/smtpd
+    client: str = ""  # name[address] of the sending host
+    sasl_user: str = ""
+    message_id: str = ""
+    sender: str = ""
+    size: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+    notices: list[tuple[float, str, str]] = field(default_factory=list)  # (time, kind, new queue id)
+    removed: float = 0.0
+
+    @property
+    def client_address(self) -> str:
+        match = re.search(r"\[([0-9.]+)\]", self.client)
+        return match.group(1) if match else ""
+
+
+def messages(lines: list[LogLine]) -> dict[str, Message]:
+    """queue id -> Message, in the order Postfix first mentioned them."""
+    found: dict[str, Message] = {}
+    for line in lines:
+        if not line.program.startswith("postfix/") or line.queue_id in ("", "NOQUEUE"):
+            continue
+        msg = found.setdefault(line.queue_id, Message(line.queue_id, received=line.time))
+        f = line.fields
+        if line.text.startswith("client="):
+            msg.via, msg.client, msg.sasl_user = line.program, f["client"], f.get("sasl_username", "")
+        elif line.text.startswith("message-id="):
+            msg.message_id = line.text.removeprefix("message-id=").strip()
+        elif line.text.startswith("from=<"):
+            msg.sender, msg.size = f.get("from", ""), int(f.get("size", "0") or 0)
+        elif line.text.startswith("to=<") and (status := STATUS.search(line.text)):
+            msg.attempts.append(Attempt(line.time, line.program, f["to"], f.get("relay", ""),
+                                        f.get("dsn", ""), status.group(1), status.group(2)))
+        elif m := re.match(r"sender (non-delivery|delivery status|delay) notification: ([0-9A-F]+)",
+                           line.text):
+            msg.notices.append((line.time, m.group(1), m.group(2)))
+        elif line.text == "removed":
+            msg.removed = line.time
+    return found
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A command Postfix refused before any queue file existed (NOQUEUE: reject: ...)."""
+
+    time: float
+    program: str
+    command: str  # RCPT, DATA, ...
+    client: str
+    reply: str  # 554 5.7.1 <...>: Relay access denied
+    sender: str
+    recipient: str
+
+
+REJECT = re.compile(r"reject: (\w+) from (\S+): (\d{3} \d\.\d\.\d .*?); from=<([^>]*)> to=<([^>]*)>")
+
+
+def rejects(lines: list[LogLine]) -> list[Reject]:
+    found = []
+    for line in lines:
+        if line.queue_id == "NOQUEUE" and (m := REJECT.search(line.text)):
+            found.append(Reject(line.time, line.program, *m.groups()))
+    return found
+
+
+# --- Dovecot ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MailboxEvent:
+    """Dovecot did something to one message of a mailbox: saved (LMTP), seen, expunged."""
+
+    time: float
+    user: str
+    program: str  # lmtp, pop3, doveadm
+    event: str  # saved, seen, expunged
+    message_id: str
+    session: str  # a POP3 session's id (see PopSession)
+
+
+def mailbox_events(lines: list[LogLine]) -> list[MailboxEvent]:
+    found = []
+    for line in lines:
+        if line.program == "lmtp" and (m := re.match(r"msgid=(<[^>]*>|\S+): saved mail to", line.text)):
+            found.append(MailboxEvent(line.time, line.user, "lmtp", "saved", m.group(1), line.session))
+        elif line.text.startswith("flag_change:") and "\\Seen" in line.text:
+            found.append(MailboxEvent(line.time, line.user, line.program, "seen", _msgid(line.text),
+                                       line.session))
+        elif line.text.startswith("expunge:"):
+            found.append(MailboxEvent(line.time, line.user, line.program, "expunged",
+                                       _msgid(line.text), line.session))
+    return found
+
+
+def _msgid(text: str) -> str:
+    match = re.search(r"msgid=(<[^>]*>)", text)
+    return match.group(1) if match else ""
+
+
+@dataclass
+class PopSession:
+    """One POP3 login and what it did: Dovecot's login and logout lines, by session id."""
+
+    time: float
+    user: str
+    session: str
+    tls: bool
+    retrieved: int = 0
+    deleted: int = 0
+    topped: int = 0
+    ended: float = 0.0
+
+
+def pop_sessions(lines: list[LogLine]) -> list[PopSession]:
+    sessions: dict[str, PopSession] = {}
+    for line in lines:
+        if line.program == "pop3-login" and line.text.startswith("Login:"):
+            sessions[line.session] = PopSession(line.time, line.fields.get("user", ""), line.session,
+                                                ", TLS" in line.text)
+        elif line.program == "pop3" and "Logged out" in line.text and line.session in sessions:
+            counts = {k: int(v.split("/")[0]) for k, v in line.fields.items() if k in ("top", "retr", "del")}
+            s = sessions[line.session]
+            s.retrieved, s.deleted = counts.get("retr", 0), counts.get("del", 0)
+            s.topped = counts.get("top", 0)
+            s.ended = line.time
+    return list(sessions.values())

@@ -1,0 +1,212 @@
+"""`lab trace`: the path of one message through the lab, from the providers' logs.
+
+The story's steps, each with its time: (1) the customer submits to its provider,
+(2) the provider queues it, (3) looks up the MX of the recipient's domain, (4) hands it
+to that MX, (5) the other provider stores it in the mailbox, (6) the recipient fetches
+it over POP3. A deferred or bounced message shows where and why it stopped. Drawn as a
+sequence picture for the terminal, and as a Mermaid file for a report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import maillog
+from lab.compose import Lab, LabError
+from lab.config import PROVIDERS, STATE_DIR, Provider
+
+DNS = "DNS"
+STORY = {1: "submission", 2: "queue", 3: "MX lookup", 4: "hand-over", 5: "delivery", 6: "retrieval"}
+
+
+@dataclass(frozen=True)
+class Event:
+    time: float
+    story: int  # the story's step (STORY)
+    source: str  # a lane: X, A, DNS, B, Y
+    target: str  # the same lane as source: something that happens inside it
+    label: str
+    ok: bool = True  # False: the step failed here (deferred, bounced, refused)
+
+
+@dataclass
+class Trace:
+    message_id: str
+    lanes: list[tuple[str, str]]  # (short name, description), left to right
+    events: list[Event]
+    outcome: str  # one sentence: where the message is now
+
+    @property
+    def start(self) -> float:
+        return self.events[0].time if self.events else 0.0
+
+
+def _provider(domain: str) -> Provider | None:
+    return next((p for p in PROVIDERS if p.domain == domain), None)
+
+
+def _letter(p: Provider) -> str:
+    return p.letter.upper()
+
+
+def _person(address: str) -> str:
+    return address.split("@")[0].upper()
+
+
+def find(lab: Lab, message_id: str | None) -> tuple[str, dict[str, dict[str, maillog.Message]],
+                                                    dict[str, list[maillog.LogLine]]]:
+    """(message id, provider service -> queue id -> Message, service -> log) for the
+    message asked for, or the last one a customer submitted."""
+    logs = {p.service: maillog.read(lab.container(p.service)) for p in PROVIDERS}
+    queues = {svc: maillog.messages(lines) for svc, lines in logs.items()}
+    if message_id is None:
+        submitted = [m for q in queues.values() for m in q.values() if m.sasl_user and m.message_id]
+        if not submitted:
+            raise LabError("no customer has submitted a message yet: send one from client-x (exercise 2)")
+        message_id = max(submitted, key=lambda m: m.received).message_id
+    wanted = message_id if message_id.startswith("<") else f"<{message_id}>"
+    if not any(m.message_id == wanted for q in queues.values() for m in q.values()):
+        raise LabError(f"no message with Message-ID {wanted} in the logs of "
+                       + " or ".join(p.service for p in PROVIDERS)
+                       + ": copy it from the message's header, or use `lab trace --last`")
+    return wanted, queues, logs
+
+
+def build(lab: Lab, message_id: str | None = None) -> Trace:
+    wanted, queues, logs = find(lab, message_id)
+    origins = [(svc, m) for svc, q in queues.items() for m in q.values()
+               if m.message_id == wanted and m.via]
+    origin_svc, first = min(origins, key=lambda pair: pair[1].received)
+    origin = next(p for p in PROVIDERS if p.service == origin_svc)
+    other = next(p for p in PROVIDERS if p is not origin)
+    sender_lane = (_person(first.sasl_user) if first.sasl_user
+                   else lab.settings.service_at(first.client_address) or first.client)
+    recipients = [a.recipient for a in first.attempts] or ["?"]
+    target = _provider(recipients[0].split("@")[-1]) or other
+    receiver_lane = _person(recipients[0]) if target is other or target is origin else "?"
+    lanes = [(sender_lane, first.client), (_letter(origin), origin.service), (DNS, "ns.test"),
+             (_letter(other), other.service), (receiver_lane, recipients[0])]
+    events: list[Event] = []
+    a, b = _letter(origin), _letter(other)
+
+    how = (f"submission (587), TLS, AUTH as {first.sasl_user}" if first.sasl_user
+           else f"SMTP (25) from {first.client}")
+    events.append(Event(first.received, 1, sender_lane, a, f"{how}; 250 queued as {first.queue_id}"))
+    events.append(Event(first.received + 0.0005, 2, a, a,
+                        f"queued {first.queue_id}: from=<{first.sender}>, {first.size} bytes"))
+    outcome = f"in {origin.service}'s queue ({first.queue_id}), not tried yet"
+    handed: maillog.Attempt | None = None
+    for attempt in first.attempts:
+        if attempt.program.endswith("/lmtp"):  # a recipient at the same provider
+            events.append(Event(attempt.time, 5, a, a, f"LMTP into {attempt.recipient}'s mailbox: "
+                                f"{attempt.status} ({attempt.reason})", attempt.status == "sent"))
+            outcome = f"{attempt.status}: in {attempt.recipient}'s mailbox at {origin.service}"
+            continue
+        domain = attempt.recipient.split("@")[-1]
+        mx = re.match(r"([^\[]+)\[([^\]]+)\]", attempt.relay)
+        if mx:
+            answer = f"{mx.group(1)} [{mx.group(2)}]"
+            events.append(Event(attempt.time - 0.0004, 3, a, DNS, f"MX {domain}? -> {answer}"))
+        else:
+            events.append(Event(attempt.time - 0.0004, 3, a, DNS, f"MX {domain}? no answer", ok=False))
+        if attempt.status == "sent":
+            handed = attempt
+            events.append(Event(attempt.time, 4, a, b, f"SMTP to {attempt.relay}: {attempt.reason}"))
+            outcome = f"handed to {other.service}"
+        elif attempt.status == "deferred":
+            events.append(Event(attempt.time, 4, a, b, f"deferred, A keeps it and retries: {attempt.reason}",
+                                ok=False))
+            outcome = f"waiting in {origin.service}'s queue ({first.queue_id}): {attempt.reason}"
+        else:
+            events.append(Event(attempt.time, 4, a, b, f"{attempt.status} ({attempt.dsn}): {attempt.reason}",
+                                ok=False))
+            outcome = f"{attempt.status} by {origin.service}: {attempt.reason}"
+    for when, kind, notice in first.notices:
+        events.append(Event(when, 4, a, sender_lane, f"{kind} notification {notice} to {first.sender}",
+                            ok=kind == "delivery status"))
+        if kind == "non-delivery":
+            outcome += f"; returned to {first.sender} ({notice})"
+
+    if handed and (second := queues[other.service].get(handed.next_queue_id)):
+        for attempt in second.attempts:
+            ok = attempt.status == "sent"
+            label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok
+                     else f"{attempt.status}: {attempt.reason}")
+            events.append(Event(attempt.time, 5, b, b, label, ok))
+            outcome = (f"in {attempt.recipient}'s mailbox at {other.service}" if ok
+                       else f"{attempt.status} at {other.service}: {attempt.reason}")
+        for when, kind, notice in second.notices:
+            events.append(Event(when, 5, b, a, f"{kind} notification {notice} to {second.sender}",
+                                ok=kind == "delivery status"))
+        lines = logs[other.service]
+        sessions = {s.session: s for s in maillog.pop_sessions(lines)}
+        for e in maillog.mailbox_events(lines):
+            if e.message_id != wanted or e.program != "pop3":
+                continue
+            session = sessions.get(e.session)
+            login = session.time if session else e.time
+            fetched = "fetched (RETR)" if session and session.retrieved else "looked at"
+            what = f"{fetched} and deleted it" if e.event == "expunged" else f"{fetched} it"
+            events.append(Event(login, 6, receiver_lane, b, f"POP3 login as {e.user}, {what}"))
+            where = "deleted from the mailbox" if e.event == "expunged" else "still in the mailbox"
+            outcome = f"{fetched} by {e.user} over POP3, {where}"
+    events.sort(key=lambda e: e.time)
+    return Trace(wanted, lanes, events, outcome)
+
+
+# --- drawing -------------------------------------------------------------------------------
+
+LANE = 10  # characters per lane in the terminal picture
+
+
+def picture(trace: Trace) -> str:
+    names = [name for name, _ in trace.lanes]
+    width = LANE * len(names)
+    header = "".join(name.center(LANE) for name in names)
+    lines = [f"Trace of {trace.message_id}", "", header + "   time (+s since submission)"]
+    for number, event in enumerate(trace.events, 1):
+        row = [" "] * width
+        for i in range(len(names)):
+            row[i * LANE + LANE // 2] = "|"
+        src, dst = names.index(event.source), names.index(event.target)
+        s, d = src * LANE + LANE // 2, dst * LANE + LANE // 2
+        if s == d:
+            row[s] = "*" if event.ok else "x"
+        else:
+            lo, hi = sorted((s, d))
+            for i in range(lo + 1, hi):
+                row[i] = "-"
+            row[d - 1 if d > s else d + 1] = (">" if d > s else "<") if event.ok else "x"
+        clock = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time % 1 * 1000):03d}"
+        lines.append("".join(row) + f"   {number:>2}. {clock} +{event.time - trace.start:.3f}")
+        lines.append(" " * width + f"       ({event.story}) {STORY[event.story]}: {event.label}")
+    lines += ["", f"Now: {trace.outcome}"]
+    return "\n".join(lines)
+
+
+def mermaid(trace: Trace) -> str:
+    def clean(text: str) -> str:
+        return re.sub(r"[<>#;]", "", text)
+
+    out = ["sequenceDiagram", f"    title {clean(trace.message_id)}"]
+    for name, what in trace.lanes:
+        out.append(f"    participant {name} as {name} ({clean(what)})")
+    for number, e in enumerate(trace.events, 1):
+        text = clean(f"{number}. {STORY[e.story]}: {e.label}")
+        if e.source == e.target:
+            out.append(f"    Note over {e.source}: {text}")
+        else:
+            out.append(f"    {e.source}{'->>' if e.ok else '-x'}{e.target}: {text}")
+    out.append(f"    Note over {trace.lanes[0][0]},{trace.lanes[-1][0]}: now {clean(trace.outcome)}")
+    return "\n".join(out) + "\n"
+
+
+def save(trace: Trace, project: str) -> Path:
+    folder = STATE_DIR / project / "traces"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (re.sub(r"[^A-Za-z0-9.@_-]", "", trace.message_id) + ".mmd")
+    path.write_text(mermaid(trace))
+    return path
