@@ -315,15 +315,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
+    """Run one command; `lab` (a test's own lab) replaces the one .env describes."""
     args = parser().parse_args(argv)
+    if lab is None:
+        try:
+            lab = Lab(config.load())
+        except config.SettingError as err:
+            print(f"error: {err}\n(fix it in .env or the environment; nothing was started)", file=sys.stderr)
+            return Exit.BAD_SETTING
     try:
-        settings = config.load()
-    except config.SettingError as err:
-        print(f"error: {err}\n(fix it in .env or the environment; nothing was started)", file=sys.stderr)
-        return Exit.BAD_SETTING
-    try:
-        return COMMANDS[args.command](Lab(settings), args)
+        return COMMANDS[args.command](lab, args)
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return Exit.FAILED

@@ -315,6 +315,13 @@ def pop3_retrieve_all(client: Container, host: str, user: str, password: str,
     return [r.data for r in replies if r.command and r.command.startswith("RETR")]
 
 
+def fill_mailbox(provider, address: str, size: int) -> None:
+    """Store one message of about `size` bytes straight into the mailbox (doveadm save)."""
+    script = ('{ printf "From: filler@provider-b.test\\nSubject: filler\\n\\n"; '
+              'head -c "$1" /dev/zero | tr "\\0" "a" | fold -w 76; } | doveadm save -u "$2"')
+    provider.run("sh", "-c", script, "sh", str(size), address)
+
+
 def delivery_reports(message: bytes) -> list[dict[str, str]]:
     """The per-recipient fields of a DSN (RFC 3464): Final-Recipient, Action, Status..."""
     from email import message_from_bytes

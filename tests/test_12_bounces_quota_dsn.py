@@ -12,6 +12,7 @@ from tests.harness import (
     deferred,
     delivery_bound,
     delivery_reports,
+    fill_mailbox,
     pop3,
     pop3_login,
     pop3_retrieve_all,
@@ -60,13 +61,6 @@ def test_a_warns_then_gives_up_and_returns_the_message(lab, settings, client_x, 
         assert report["diagnostic-code"].startswith(
             f"X-Postfix; connect to mx.provider-b.test[{settings.address('provider-b')}]:25:")
     assert "will-retry-until" in delayed
-
-
-def fill_mailbox(provider, address: str, size: int) -> None:
-    """Store one message of about `size` bytes straight into the mailbox (doveadm save)."""
-    script = ('{ printf "From: filler@provider-b.test\\nSubject: filler\\n\\n"; '
-              'head -c "$1" /dev/zero | tr "\\0" "a" | fold -w 76; } | doveadm save -u "$2"')
-    provider.run("sh", "-c", script, "sh", str(size), address)
 
 
 @pytest.fixture

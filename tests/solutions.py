@@ -1,0 +1,191 @@
+"""Reference solutions of the exercises (lab/exercises/): what a learner types, typed
+into the same containers the same way (an interactive bash, openssl s_client line by
+line, the `lab` command). Kept here, out of the learner's path; TEACHERS.md points here.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from pathlib import Path
+
+from lab import cli
+from lab.compose import Lab
+from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
+from tests.harness import Container, wait_until
+
+TYPIST = (Path(__file__).parent / "clients" / "typist.py").read_bytes()
+BIG_FILE = "/root/big"  # exercise 7's attachment
+
+
+def lab_command(lab: Lab, *argv: str) -> tuple[int, str]:
+    """`lab ARGV...` against the test lab: (exit code, what it printed)."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli.main(list(argv), lab=lab)
+    return code, out.getvalue()
+
+
+def container(lab: Lab, service: str) -> Container:
+    return Container(service, lab.container(service))
+
+
+def type_in_shell(lab: Lab, service: str, *commands: str) -> str:
+    """Type commands at an interactive bash in `service`: they land in its history."""
+    script = "".join(f"{c}\n" for c in commands).encode()
+    return container(lab, service).run("bash", "-i", input=script, check=False).stdout.decode()
+
+
+def type_into(lab: Lab, service: str, command: list[str], lines: list[tuple[str, str | None]]) -> str:
+    """Run `command` in `service` and type `lines`, each waiting for its reply regex."""
+    spec = json.dumps({"command": command, "lines": lines})
+    return container(lab, service).run("python3", "-", spec, input=TYPIST).stdout.decode()
+
+
+def auth_plain(user: str, password: str) -> str:
+    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+def s_client(protocol: str, server: str, port: int) -> list[str]:
+    return ["openssl", "s_client", "-starttls", protocol, "-connect", f"{server}:{port}", "-crlf", "-quiet"]
+
+
+def smtp_by_hand(lab: Lab, rcpt_options: str = "", headers: tuple[str, ...] = (),
+                 subject: str = "Exercise 2 by hand", wrong_password_first: bool = False) -> str:
+    password = lab.settings.password(X)
+    # The whole EHLO reply: s_client may first print "250 CHUNKING", the last line of the
+    # EHLO it sent itself before STARTTLS.
+    lines: list[tuple[str, str | None]] = [("EHLO client-x", r"^250-AUTH[\s\S]*^250 ")]
+    if wrong_password_first:
+        lines.append((f"AUTH PLAIN {auth_plain(X, 'not-the-password')}", r"^535 "))
+    lines += [
+        (f"AUTH PLAIN {auth_plain(X, password)}", r"^235 "),
+        (f"MAIL FROM:<{X}>", r"^250 "),
+        (f"RCPT TO:<{Y}>{rcpt_options}", r"^250 "),
+        ("DATA", r"^354 "),
+        (f"From: {X}", None), (f"To: {Y}", None), (f"Subject: {subject}", None),
+        *((h, None) for h in headers),
+        ("", None), ("Typed line by line in openssl s_client.", None),
+        (".", r"^250 "),
+        ("QUIT", r"^221 "),
+    ]
+    return type_into(lab, "client-x", s_client("smtp", PROVIDER_A.smtp, 587), lines)
+
+
+def swaks_x_to(lab: Lab, recipient: str = Y, *extra: str) -> str:
+    return container(lab, "client-x").output(
+        "swaks", "--server", f"{PROVIDER_A.smtp}:587", "--tls", "--auth-user", X,
+        "--auth-password", lab.settings.password(X), "--from", X, "--to", recipient, *extra)
+
+
+def pop_by_hand(lab: Lab, address: str, *commands: str) -> str:
+    """POP3 typed in the client's interactive shell: openssl s_client reads the lines
+    bash has not read (bash reads a pipe one byte at a time)."""
+    provider = PROVIDER_A if address == X else PROVIDER_B
+    client = provider.customer
+    login = [f"USER {address}", f"PASS {lab.settings.password(address)}"]
+    command = " ".join(s_client("pop3", provider.pop, 110))
+    return type_in_shell(lab, client, command, *login, *commands, "QUIT")
+
+
+def mailbox_count(lab: Lab, address: str) -> int:
+    provider = PROVIDER_B if address != X else PROVIDER_A
+    local, domain = address.split("@")
+    out = container(lab, provider.service).output(
+        "sh", "-c", f"ls /var/mail/{domain}/{local}/Maildir/new /var/mail/{domain}/{local}/Maildir/cur "
+        "2>/dev/null | grep -c , || true")
+    return int(out.strip() or 0)
+
+
+def wait_for_check(lab: Lab, number: int, timeout: float = 40) -> None:
+    """Poll `lab check N` until every step passes (the mail may still be on its way)."""
+    wait_until(lambda: lab_command(lab, "check", str(number))[0] == 0, f"exercise {number}'s check to pass",
+               timeout=timeout, interval=1, context=lambda: lab_command(lab, "check", str(number))[1])
+
+
+# --- the exercises ------------------------------------------------------------------------
+
+
+def tour(lab: Lab) -> None:
+    type_in_shell(lab, "client-x", f"dig MX {PROVIDER_B.domain}", f"dig {PROVIDER_B.mx}", "ip route")
+    type_in_shell(lab, "dns", f"cat /run/nsd/zones/{PROVIDER_B.domain}.zone")
+
+
+def smtp_by_hand_and_swaks(lab: Lab) -> None:
+    smtp_by_hand(lab, wrong_password_first=True)
+    swaks_x_to(lab)
+
+
+def follow_the_relay(lab: Lab) -> None:
+    swaks_x_to(lab)
+    wait_until(lambda: lab_command(lab, "trace", "--last")[1].count("LMTP into"), "the message at B")
+    pop_by_hand(lab, Y, "TOP 1 0", "RETR 1")
+
+
+def pop_by_hand_exercise(lab: Lab) -> None:
+    swaks_x_to(lab)
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "the message in Y's mailbox")
+    pop_by_hand(lab, Y, "STAT", "LIST", "RETR 1", "DELE 1")
+
+
+def open_relay(lab: Lab) -> None:
+    lab_command(lab, "open-relay", "on")
+    spam_to = ",".join([Y, Y2, f"postmaster@{PROVIDER_B.domain}"])
+    container(lab, "outsider").output("swaks", "--server", PROVIDER_A.mx, "--from", "spam@nowhere.example",
+                                      "--to", spam_to, "--header", "Subject: cheap pills")
+    wait_until(lambda: mailbox_count(lab, Y2) == 1, "the spam at B")
+    assert lab_command(lab, "relay-check", "--server", PROVIDER_A.service)[0] == 1
+    lab_command(lab, "open-relay", "off")
+    assert lab_command(lab, "relay-check", "--server", PROVIDER_A.service)[0] == 0
+
+
+def when_b_is_down(lab: Lab) -> None:
+    lab_command(lab, "fault", "b-down")
+    swaks_x_to(lab)
+    a = container(lab, PROVIDER_A.service)
+    wait_until(lambda: "status=deferred" in a.log(tail=20), "the message deferred at A")
+    type_in_shell(lab, PROVIDER_A.service, "postqueue -p")
+    lab_command(lab, "restore", "b-down")
+
+
+def quota(lab: Lab) -> None:
+    container(lab, "client-x").run("sh", "-c", f"head -c 3M /dev/urandom > {BIG_FILE}")
+    for _ in range(3):  # 3 x 4 MB (base64) into a 10 MB mailbox: the third does not fit
+        swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
+    a = container(lab, PROVIDER_A.service)
+    wait_until(lambda: "sender non-delivery notification" in a.log(tail=60), "the bounce to X")
+    lab_command(lab, "quota-full", "tempfail")
+    swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
+    wait_until(lambda: "dsn=4.2.2" in a.log(tail=30), "the message waiting for room")
+    pop_by_hand(lab, Y, "DELE 1", "DELE 2")
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "the waiting message at Y", timeout=30)
+    lab_command(lab, "quota-full", "bounce")
+
+
+def what_delivered_means(lab: Lab) -> None:
+    smtp_by_hand(lab, rcpt_options=" NOTIFY=SUCCESS", subject="Exercise 8: did it arrive?")
+    wait_until(lambda: mailbox_count(lab, X) == 1, "the delivery report in X's mailbox")
+    pop_by_hand(lab, X, "RETR 1")
+    smtp_by_hand(lab, subject="Exercise 8: did you read it?",
+                 headers=(f"Disposition-Notification-To: {X}",))
+
+
+def dial_up(lab: Lab) -> None:
+    lab_command(lab, "fault", "partition")
+    swaks_x_to(lab)
+    lab_command(lab, "hangup", "x")
+    lab_command(lab, "hangup", "y")
+    lab_command(lab, "restore", "partition")
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "the message at B", timeout=30)
+    lab_command(lab, "dial", "y")
+    pop_by_hand(lab, Y, "RETR 1")
+    lab_command(lab, "dial", "x")
+
+
+SOLUTIONS: dict[int, Callable[[Lab], None]] = {
+    1: tour, 2: smtp_by_hand_and_swaks, 3: follow_the_relay, 4: pop_by_hand_exercise, 5: open_relay,
+    6: when_b_is_down, 7: quota, 8: what_delivered_means, 9: dial_up,
+}

@@ -1,0 +1,151 @@
+"""The learner's side: every exercise's check fails on a clean lab (saying why) and
+passes after the reference solution (tests/solutions.py); `lab reset` cleans a dirtied
+lab; `lab trace` follows a delivered, a deferred and a bounced message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lab import access, config, exercises, faults
+from lab.config import PROVIDER_A, PROVIDER_B, SERVICES, X, Y
+from lab.markdown import render
+from tests.harness import deferred, fill_mailbox, submit_many, wait_until
+from tests.solutions import SOLUTIONS, lab_command, mailbox_count, swaks_x_to, type_in_shell, wait_for_check
+
+EXERCISES = exercises.all_exercises()
+
+
+def test_every_exercise_has_both_editions_and_a_check():
+    assert [e.number for e in EXERCISES] == list(range(1, 10))
+    assert sorted(SOLUTIONS) == [e.number for e in EXERCISES]
+    for exercise in EXERCISES:
+        for language in exercises.LANGUAGES:
+            text = exercise.text(language)
+            assert text.startswith(f"# {exercise.number}. "), (exercise.path, language)
+            assert "lab check" in text, (exercise.path, language)
+        english = exercise.text("en")
+        for section in ("## Goal", "## Background", "## Steps", "## Questions", "## What `lab check"):
+            assert section in english, (exercise.path, section)
+        assert len(exercise.steps) >= 4
+
+
+def test_show_renders_markdown_without_colour_when_piped():
+    text = render(EXERCISES[0].text(), color=False)
+    assert "\033[" not in text
+    assert text.splitlines()[0] == EXERCISES[0].title or EXERCISES[0].title in text.splitlines()[0]
+    assert "    dig MX provider-b.test" in text  # code blocks indented, kept verbatim
+
+
+def test_list_shows_every_exercise(lab):
+    code, out = lab_command(lab, "list")
+    assert code == 0
+    for exercise in EXERCISES:
+        assert re.search(rf"^\s+{exercise.number}\. {re.escape(exercise.title)}", out, re.M)
+
+
+def test_unknown_exercise_says_which_exist(lab, capsys):
+    assert lab_command(lab, "check", "42")[0] == 1
+    assert "there is no exercise 42: the exercises are 1, 2, 3" in capsys.readouterr().err
+
+
+@pytest.mark.disruptive
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.number:02d}-{e.slug}")
+def test_check_fails_on_a_clean_lab_and_passes_after_the_solution(lab, exercise):
+    lab_command(lab, "reset")
+    code, out = lab_command(lab, "check", str(exercise.number))
+    assert code == 1, out
+    steps = len(exercise.steps)
+    failing = out.count("[FAIL]")
+    assert failing >= 1 and out.count("hint:") == failing, out
+    assert f"{steps - failing} of {steps} steps done" in out
+    SOLUTIONS[exercise.number](lab)
+    wait_for_check(lab, exercise.number)
+    code, out = lab_command(lab, "check", str(exercise.number))
+    assert code == 0 and f"{steps} of {steps} steps done" in out, out
+    assert "[FAIL]" not in out
+
+
+@pytest.mark.disruptive
+def test_reset_cleans_a_dirtied_lab(lab, container):
+    lab_command(lab, "reset")
+    swaks_x_to(lab)
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "mail in Y's mailbox")
+    type_in_shell(lab, "client-x", "echo dirty")
+    for command in (["open-relay", "on"], ["quota-full", "tempfail"], ["retry-profile", "postfix"],
+                    ["fault", "b-down"]):
+        assert lab_command(lab, *command)[0] == 0, command
+    swaks_x_to(lab)
+    wait_until(lambda: deferred(container(PROVIDER_A.service)), "a message waiting in A's queue")
+    for who in ("x", "y"):
+        assert lab_command(lab, "hangup", who)[0] == 0
+    code, out = lab_command(lab, "reset")
+    assert code == 0, out
+    assert all(lab.states()[s] == "healthy" for s in SERVICES)
+    assert access.is_online(lab, "x") and access.is_online(lab, "y")
+    assert not faults.is_open_relay(lab)
+    a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
+    assert a.postconf("maximal_backoff_time") == "10s"
+    assert "quota-full-mode bounce" in b.output("cat", "/etc/dovecot/quota-full.conf")
+    assert a.queue() == [] and b.queue() == []
+    assert mailbox_count(lab, Y) == 0
+    assert container("client-x").output("cat", "/root/.bash_history") == ""
+    # and the lab works: X's next message reaches Y
+    swaks_x_to(lab)
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "mail in Y's mailbox after the reset")
+
+
+@pytest.mark.disruptive
+def test_trace_of_a_delivered_message(lab, client_x, settings):
+    lab_command(lab, "reset")
+    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-sent")
+    assert code == 250
+    wait_until(lambda: mailbox_count(lab, Y) == 1, "the message at Y")
+    code, out = lab_command(lab, "trace", mid)
+    assert code == 0, out
+    steps = re.findall(r"\((\d)\) ([a-zA-Z -]+):", out)
+    assert [s for s, _ in steps] == ["1", "2", "3", "4", "5"]
+    assert f"AUTH as {X}" in out and f"MX {PROVIDER_B.domain}? -> {PROVIDER_B.mx}" in out
+    assert "250 2.0.0 Ok: queued as" in out and f"LMTP into {Y}'s mailbox" in out
+    assert f"Now: in {Y}'s mailbox at {PROVIDER_B.service}" in out
+    mermaid = _mermaid_file(out).read_text()
+    assert mermaid.startswith("sequenceDiagram") and "X->>A" in mermaid and "A->>B" in mermaid
+
+
+@pytest.mark.disruptive
+def test_trace_of_a_deferred_message(lab, client_x, settings, container):
+    lab_command(lab, "reset")
+    lab_command(lab, "fault", "b-refuses")
+    try:
+        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-deferred")
+        assert code == 250
+        wait_until(lambda: deferred(container(PROVIDER_A.service)), "the message deferred at A")
+        code, out = lab_command(lab, "trace", mid)
+    finally:
+        lab_command(lab, "reset")
+    assert code == 0
+    assert "deferred, A keeps it and retries" in out and "450 4.3.2" in out
+    assert f"Now: waiting in {PROVIDER_A.service}'s queue" in out
+
+
+@pytest.mark.disruptive
+def test_trace_of_a_bounced_message(lab, client_x, settings, container):
+    lab_command(lab, "reset")
+    fill_mailbox(container(PROVIDER_B.service), Y, config.size_in_bytes(settings.mailbox_quota) - 600 * 1024)
+    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-bounced", size=1024 * 1024)
+    assert code == 250
+    a = container(PROVIDER_A.service)
+    wait_until(lambda: "sender non-delivery notification" in a.log(tail=30), "the bounce")
+    code, out = lab_command(lab, "trace", mid)
+    lab_command(lab, "reset")
+    assert code == 0
+    assert "bounced (5.2.2)" in out and "Mailbox is full" in out
+    assert "non-delivery notification" in out and f"returned to {X}" in out
+
+
+def _mermaid_file(out: str) -> Path:
+    match = re.search(r"Mermaid picture for a report: (\S+)", out)
+    assert match, out
+    return config.REPO / match.group(1)
