@@ -11,7 +11,8 @@ LAB := $(PYTHON) -m lab
 VENV := .venv
 PYTEST_ARGS ?=
 
-.PHONY: help up down clean build config shell relay-check fault restore bench test lint
+.PHONY: help up down clean build config shell relay-check fault restore bench test lint \
+	lab show check reset trace dial hangup install
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -46,6 +47,32 @@ restore: ## undo a fault (make restore FAULT=...), or all of them
 
 bench: ## measure start-up, latency, throughput, recovery, memory, labs per machine (.lab/bench.json)
 	@$(LAB) bench
+
+# --- the learner's side: exercises (lab/exercises/) and the `lab` command ---------------
+
+lab: ## list the exercises and your progress
+	@$(LAB) list
+
+show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition)
+	@$(LAB) show $(or $(EX),1) $(if $(JA),--ja)
+
+check: ## check your work on an exercise, step by step: make check EX=1
+	@$(if $(EX),$(LAB) check $(EX),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
+
+reset: ## back to a clean lab in seconds: queues and mailboxes emptied, settings from .env
+	@$(LAB) reset
+
+trace: ## the path of a message through the lab: make trace (the last one) or ID='<message-id>'
+	@$(LAB) trace $(or $(ID),--last)
+
+dial: ## connect a customer to its provider: make dial WHO=x (or y)
+	@$(LAB) dial $(WHO)
+
+hangup: ## cut a customer off its provider: make hangup WHO=x (or y)
+	@$(LAB) hangup $(WHO)
+
+install: $(VENV)/.installed ## put the `lab` command in .venv/bin (then: . .venv/bin/activate)
+	@echo "lab is installed: run .venv/bin/lab, or . .venv/bin/activate and then lab"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

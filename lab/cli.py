@@ -6,6 +6,7 @@
     lab build     rebuild the images
     lab config    check .env and show every value derived from it
     lab shell S   a shell in service S (client-x, client-y, outsider, ...)
+    lab logs S    service S's log (Postfix and Dovecot write theirs there)
     lab relay-check [--from V] [--server P] [--port N]
                   try every relay trick against a provider; exit 1 if any works
     lab fault F   cause a fault: b-down, partition, b-refuses, dns-down
@@ -75,6 +76,8 @@ def _summary(lab: Lab, seconds: float) -> str:
         "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\",
         f"        --auth-password {s.passwords['X_PASSWORD']} \\",
         "        --from x@provider-a.test --to y@provider-b.test",
+        "",
+        "Learn step by step: `make lab` lists the exercises, `make show EX=1` opens the first.",
     ]
     return "\n".join(lines)
 
@@ -113,6 +116,11 @@ def cmd_config(lab: Lab, args: argparse.Namespace) -> Exit:
 def cmd_shell(lab: Lab, args: argparse.Namespace) -> Exit:
     cid = lab.container(args.service)
     os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
+
+
+def cmd_logs(lab: Lab, args: argparse.Namespace) -> Exit:
+    sys.stdout.write(lab.logs(args.service, tail=args.tail))
+    return Exit.OK
 
 
 def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
@@ -260,6 +268,7 @@ COMMANDS = {
     "build": cmd_build,
     "config": cmd_config,
     "shell": cmd_shell,
+    "logs": cmd_logs,
     "relay-check": cmd_relay_check,
     "fault": cmd_fault,
     "restore": cmd_restore,
@@ -284,8 +293,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, func in COMMANDS.items():
         sp = sub.add_parser(name, help=(func.__doc__ or "").strip())
-        if name == "shell":
+        if name in ("shell", "logs"):
             sp.add_argument("service", choices=config.SERVICES)
+        if name == "logs":
+            sp.add_argument("--tail", type=int, help="only the last N lines")
         if name == "relay-check":
             sp.add_argument("--from", dest="vantage", default="outsider", choices=probes.VANTAGE_POINTS,
                             help="where the attempts come from (host: through the published ports)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 
 BOLD, DIM, CYAN, UNDERLINE, RESET = "\033[1m", "\033[2m", "\033[36m", "\033[4m", "\033[0m"
 WIDTH = 88
@@ -24,20 +25,30 @@ def render(text: str, color: bool) -> str:
 
     out: list[str] = []
     in_code = False
-    paragraph: list[str] = []
+    block: list[str] = []  # the words of the paragraph or list item being read
+    lead = indent = ""  # the first line's prefix and the next lines' (list items)
 
     def flush() -> None:
-        if paragraph:
-            out.extend(textwrap.wrap(inline(" ".join(paragraph)), WIDTH, break_on_hyphens=False))
-            paragraph.clear()
+        nonlocal lead, indent
+        if block and any(width(part) != len(part) for part in block):
+            # Japanese: keep the author's line breaks (textwrap counts characters, not
+            # columns, and would put spaces between lines)
+            out.extend((indent if i else lead) + inline(part) for i, part in enumerate(block))
+            block.clear()
+        elif block:
+            out.extend(textwrap.wrap(inline(" ".join(block)), WIDTH, initial_indent=lead,
+                                     subsequent_indent=indent, break_on_hyphens=False))
+            block.clear()
+        lead = indent = ""
 
     for line in text.splitlines():
-        if line.startswith("```"):
+        if line.lstrip().startswith("```"):
             flush()
             in_code = not in_code
             continue
-        if in_code:
-            out.append("    " + (style(line, CYAN) if color else line))
+        if in_code or (line.startswith("    ") and line.strip() and not block):
+            flush()
+            out.append(style(line, CYAN) if color else line)  # code: verbatim
             continue
         if not line.strip():
             flush()
@@ -46,29 +57,27 @@ def render(text: str, color: bool) -> str:
             continue
         if heading := re.match(r"(#+)\s+(.*)", line):
             flush()
-            level, title = len(heading.group(1)), heading.group(2)
-            out.append(style(title, BOLD, UNDERLINE) if level == 1 else style(title, BOLD))
-            if level == 1 and not color:
-                out.append("=" * min(len(title) * 2, WIDTH))
+            title = heading.group(2)
+            out.append(style(title, BOLD, UNDERLINE) if len(heading.group(1)) == 1 else style(title, BOLD))
+            if not color:
+                out.append(("=" if len(heading.group(1)) == 1 else "-") * width(title))
             continue
         if item := re.match(r"(\s*)([-*]|\d+\.)\s+(.*)", line):
             flush()
-            indent, mark, rest = item.groups()
-            mark = "•" if mark in "-*" else mark
-            lead = " " * len(indent) + f"  {mark} "
-            out.extend(textwrap.wrap(inline(rest), WIDTH, initial_indent=lead,
-                                     subsequent_indent=" " * len(lead), break_on_hyphens=False))
+            spaces, mark, rest = item.groups()
+            lead = spaces + f"  {'•' if mark in '-*' else mark} "
+            indent = " " * len(lead)
+            block.append(rest)
             continue
         if line.startswith(">"):
             flush()
-            out.append(style("  │ " + inline(line.lstrip("> ")), DIM))
+            out.append(style("  | " + inline(line.lstrip("> ")), DIM))
             continue
-        if line.startswith("    ") and not paragraph:
-            out.append(line)
-            continue
-        if out and re.match(r"\s+\S", line) and not paragraph and out[-1].startswith("  "):
-            out[-1] += " " + inline(line.strip())  # a list item continued on the next line
-            continue
-        paragraph.append(line.strip())
+        block.append(line.strip())  # a paragraph, or a list item going on
     flush()
     return "\n".join(out).strip() + "\n"
+
+
+def width(text: str) -> int:
+    """Columns on a terminal: East Asian wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
