@@ -31,8 +31,10 @@ LAB_ID=N selects a side-by-side lab with its own subnets and ports.
 from __future__ import annotations
 
 import argparse
+import difflib
 import enum
 import os
+import re
 import sys
 import time
 
@@ -83,6 +85,7 @@ def _summary(lab: Lab, seconds: float) -> str:
 
 
 def cmd_up(lab: Lab, args: argparse.Namespace) -> Exit:
+    """start the lab and wait until every service is healthy"""
     print(f"Starting maillab (project {lab.project}) with {' '.join(compose_command())} ...", flush=True)
     seconds = lab.up()
     print(_summary(lab, seconds))
@@ -90,23 +93,28 @@ def cmd_up(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_down(lab: Lab, args: argparse.Namespace) -> Exit:
+    """stop the lab; mailboxes and queues are kept"""
     lab.down()
     print(f"maillab {lab.project} stopped; mailboxes and queues are kept (`make clean` deletes them).")
     return Exit.OK
 
 
 def cmd_clean(lab: Lab, args: argparse.Namespace) -> Exit:
+    """stop the lab and delete its volumes"""
     lab.down(volumes=True)
+    Journal(lab.settings).start_over()  # what was done in the deleted lab no longer counts
     print(f"maillab {lab.project} stopped and its volumes deleted.")
     return Exit.OK
 
 
 def cmd_build(lab: Lab, args: argparse.Namespace) -> Exit:
+    """(re)build the images"""
     lab.build()
     return Exit.OK
 
 
 def cmd_config(lab: Lab, args: argparse.Namespace) -> Exit:
+    """check .env and show every derived value"""
     print(f"# .env is valid; project {lab.project} would use:")
     for key, value in sorted(config.compose_env(lab.settings).items()):
         print(f"{key}={value}")
@@ -114,16 +122,19 @@ def cmd_config(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_shell(lab: Lab, args: argparse.Namespace) -> Exit:
+    """a shell in a service's container"""
     cid = lab.container(args.service)
     os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
 
 
 def cmd_logs(lab: Lab, args: argparse.Namespace) -> Exit:
+    """a service's log (Postfix and Dovecot write there)"""
     sys.stdout.write(lab.logs(args.service, tail=args.tail))
     return Exit.OK
 
 
 def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
+    """try every relay trick against a provider; exit 1 if any works"""
     provider = next(p for p in config.PROVIDERS if p.service == args.server)
     where = "this machine, through 127.0.0.1" if args.vantage == probes.HOST else args.vantage
     print(f"Relay check of {provider.service} port {args.port}, from {where}:", flush=True)
@@ -136,12 +147,14 @@ def cmd_relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_fault(lab: Lab, args: argparse.Namespace) -> Exit:
+    """cause a fault"""
     print(faults.FAULTS[args.fault].apply(lab))
     Journal(lab.settings).record("fault", name=args.fault)
     return Exit.OK
 
 
 def cmd_restore(lab: Lab, args: argparse.Namespace) -> Exit:
+    """undo a fault (all of them, without a name)"""
     if args.fault:
         print(faults.FAULTS[args.fault].restore(lab))
     else:
@@ -152,6 +165,7 @@ def cmd_restore(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
+    """switch a provider's retry schedule, live"""
     faults.set_retry_profile(lab, args.provider, args.profile)
     print(f"{args.provider} now retries with the {args.profile!r} schedule: "
           + ", ".join(f"{k}={v}" for k, v in config.RETRY_PROFILES[args.profile].items()))
@@ -159,12 +173,14 @@ def cmd_retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
+    """what B's full mailboxes answer, live"""
     faults.set_quota_full(lab, config.PROVIDER_B.service, args.mode)
     print(f"A full mailbox on provider-b now answers as in QUOTA_FULL={args.mode}.")
     return Exit.OK
 
 
 def cmd_list(lab: Lab, args: argparse.Namespace) -> Exit:
+    """the exercises, with your progress"""
     progress = Journal(lab.settings).progress()
     print("Exercises (lab show N to read one, lab check N to check it):")
     for ex in exercise_book.all_exercises():
@@ -177,6 +193,7 @@ def cmd_list(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_show(lab: Lab, args: argparse.Namespace) -> Exit:
+    """an exercise's text, rendered"""
     exercise = exercise_book.get(args.number)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     print(markdown.render(exercise.text("ja" if args.ja else "en"), color), end="")
@@ -184,6 +201,7 @@ def cmd_show(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_check(lab: Lab, args: argparse.Namespace) -> Exit:
+    """check your work on an exercise, step by step"""
     exercise = exercise_book.get(args.number)
     steps = exercise.steps
     print(f"Checking exercise {exercise.number}, {exercise.title} ({len(steps)} steps) ...", flush=True)
@@ -209,6 +227,7 @@ def cmd_check(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_reset(lab: Lab, args: argparse.Namespace) -> Exit:
+    """back to a clean lab in seconds"""
     from lab import reset
 
     print(f"Resetting maillab {lab.project} ...", flush=True)
@@ -220,6 +239,7 @@ def cmd_reset(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_trace(lab: Lab, args: argparse.Namespace) -> Exit:
+    """one message's path through the lab, from the logs"""
     if not args.message_id and not args.last:
         raise LabError("say which message: lab trace MESSAGE-ID, or lab trace --last")
     found = trace.build(lab, None if args.last else args.message_id)
@@ -231,18 +251,21 @@ def cmd_trace(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_dial(lab: Lab, args: argparse.Namespace) -> Exit:
+    """connect a customer to its provider"""
     print(access.dial(lab, args.who))
     Journal(lab.settings).record("dial", who=args.who)
     return Exit.OK
 
 
 def cmd_hangup(lab: Lab, args: argparse.Namespace) -> Exit:
+    """cut a customer off its provider"""
     print(access.hangup(lab, args.who))
     Journal(lab.settings).record("hangup", who=args.who)
     return Exit.OK
 
 
 def cmd_open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH (exercise 5): provider-a relays for anyone"""
     on = args.state == "on"
     value = faults.open_relay(lab, on)
     Journal(lab.settings).record("open-relay", on=on)
@@ -255,6 +278,7 @@ def cmd_open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
 
 
 def cmd_bench(lab: Lab, args: argparse.Namespace) -> Exit:
+    """measure start-up, latency, throughput, recovery, memory"""
     from lab import bench  # only here: the rest of the CLI does not need it
 
     print(bench.table(bench.run()))
@@ -286,8 +310,19 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]
+        """On a mistyped command or choice, say which one was probably meant."""
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            if near := difflib.get_close_matches(wrong.group(1), choices, n=1):
+                message = f"{message}\ndid you mean {near[0]!r}?"
+        super().error(message)
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")

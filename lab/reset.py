@@ -8,6 +8,7 @@ looks only at what happens from now on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from lab import access
 from lab.compose import Lab, LabError, docker_exec
@@ -36,16 +37,12 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
     for who in access.CUSTOMERS:
         access.dial(lab, who)
     lab.wait_healthy(timeout=60)  # an offline client is unhealthy: wait only now
-    say("  providers' settings back to .env (relay policy, retry schedule, full mailboxes)")
-    for p in PROVIDERS:
-        _run(lab, p.service, "configure", "--reload")
-    say("  emptying the queues and the mailboxes")
+    say("  providers' settings back to .env; queues, mailboxes and shell histories emptied")
+    scripts = {service: f": > {HISTORY}" for service in SERVICES}
     for p in PROVIDERS:
         users = " ".join(a.address for a in p.accounts)
-        _run(lab, p.service, "sh", "-c",
-             'postsuper -d ALL 2>/dev/null; for u in $1; do doveadm expunge -u "$u" mailbox INBOX all; done',
-             "sh", users)
-    say("  clearing the shell histories")
-    for service in SERVICES:
-        _run(lab, service, "sh", "-c", f": > {HISTORY}")
+        scripts[p.service] += (f"; configure --reload && postsuper -d ALL 2>/dev/null"
+                               f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
+    with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
+        list(pool.map(lambda item: _run(lab, item[0], "sh", "-ec", item[1]), scripts.items()))
     Journal(lab.settings).start_over()
