@@ -1,5 +1,3 @@
-import sys
+from lab.cli import entry
 
-from lab.cli import main
-
-sys.exit(main())
+entry()

@@ -375,3 +375,12 @@ def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return Exit.FAILED
+
+
+def entry() -> None:
+    """The `lab` command and `python3 -m lab`."""
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `lab trace --last | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -87,8 +87,9 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
     recipients = [a.recipient for a in first.attempts] or ["?"]
     target = _provider(recipients[0].split("@")[-1]) or other
     receiver_lane = _person(recipients[0]) if target is other or target is origin else "?"
-    lanes = [(sender_lane, first.client), (_letter(origin), origin.service), (DNS, "ns.test"),
-             (_letter(other), other.service), (receiver_lane, recipients[0])]
+    sender_host = lab.settings.service_at(first.client_address) or first.client
+    lanes = [(sender_lane, f"{sender_host} {first.client_address}"), (_letter(origin), origin.service),
+             (DNS, "ns.test"), (_letter(other), other.service), (receiver_lane, recipients[0])]
     events: list[Event] = []
     a, b = _letter(origin), _letter(other)
 
@@ -108,10 +109,11 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
         domain = attempt.recipient.split("@")[-1]
         mx = re.match(r"([^\[]+)\[([^\]]+)\]", attempt.relay)
         if mx:
+            # Postfix does not log the lookup itself: its answer is the relay= it used
             answer = f"{mx.group(1)} [{mx.group(2)}]"
-            events.append(Event(attempt.time - 0.0004, 3, a, DNS, f"MX {domain}? -> {answer}"))
+            events.append(Event(attempt.time, 3, a, DNS, f"MX {domain}? → {answer} (A's relay=)"))
         else:
-            events.append(Event(attempt.time - 0.0004, 3, a, DNS, f"MX {domain}? no answer", ok=False))
+            events.append(Event(attempt.time, 3, a, DNS, f"MX {domain}? no usable answer", ok=False))
         if attempt.status == "sent":
             handed = attempt
             events.append(Event(attempt.time, 4, a, b, f"SMTP to {attempt.relay}: {attempt.reason}"))

@@ -107,7 +107,7 @@ def test_trace_of_a_delivered_message(lab, client_x, settings):
     assert code == 0, out
     steps = re.findall(r"\((\d)\) ([a-zA-Z -]+):", out)
     assert [s for s, _ in steps] == ["1", "2", "3", "4", "5"]
-    assert f"AUTH as {X}" in out and f"MX {PROVIDER_B.domain}? -> {PROVIDER_B.mx}" in out
+    assert f"AUTH as {X}" in out and f"MX {PROVIDER_B.domain}? → {PROVIDER_B.mx}" in out
     assert "250 2.0.0 Ok: queued as" in out and f"LMTP into {Y}'s mailbox" in out
     assert f"Now: in {Y}'s mailbox at {PROVIDER_B.service}" in out
     mermaid = _mermaid_file(out).read_text()
