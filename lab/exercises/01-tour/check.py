@@ -16,6 +16,17 @@ def resolver_is_lab_dns(ev: Evidence) -> Result:
         f"client-x's /etc/resolv.conf does not name {dns}:\n{resolv}")
 
 
+def dns_names_b_mx(ev: Evidence) -> Result:
+    """Ask the lab's DNS from X, as A does: MX of B's domain, then the MX host's address."""
+    mx = ev.run("client-x", "dig", "+short", "MX", PROVIDER_B.domain).split()
+    address = ev.run("client-x", "dig", "+short", PROVIDER_B.mx).strip()
+    expected = ev.settings.address(PROVIDER_B.service)
+    if mx[-1:] != [f"{PROVIDER_B.mx}."] or address != expected:
+        return failed(f"MX {PROVIDER_B.domain} -> {' '.join(mx) or 'nothing'}, {PROVIDER_B.mx} -> "
+                      f"{address or 'nothing'} (expected {PROVIDER_B.mx}. and {expected})")
+    return passed(f"MX {PROVIDER_B.domain} -> {' '.join(mx)} -> {address}")
+
+
 def typed(service: str, pattern: str, what: str) -> Callable[[Evidence], Result]:
     def test(ev: Evidence) -> Result:
         found = ev.typed(service, pattern)
@@ -28,6 +39,8 @@ STEPS = [
          "start the lab with `make up` (or `lab reset` if you changed something)"),
     Step("X's only name server is the lab's DNS", resolver_is_lab_dns,
          "`lab reset` puts client-x's resolver back"),
+    Step("The DNS names B's mail server and its address", dns_names_b_mx,
+         "is the dns service running? `lab reset` starts it"),
     Step("From X you asked which server takes mail for provider-b.test",
          typed("client-x", rf"\b(dig|host|nslookup)\b.*\bmx\s.*\b{DOMAIN}|\b(dig|host)\b.*\b{DOMAIN}\s+mx\b",
                "MX lookup of provider-b.test"),

@@ -50,6 +50,13 @@ def b_is_back(ev: Evidence) -> Result:
     return passed("provider-b healthy") if state == "healthy" else failed(f"provider-b is {state}")
 
 
+def queue_empty(ev: Evidence) -> Result:
+    out = ev.run(A, "postqueue", "-j").strip()
+    waiting = len(out.splitlines()) if out else 0
+    return failed(f"{waiting} message(s) still in A's queue (postqueue -p)") if waiting else passed(
+        "A's queue is empty")
+
+
 STEPS = [
     Step("A could not reach B and kept X's message (deferred)", deferred_at_a,
          "lab fault b-down, then send from X to y@provider-b.test"),
@@ -59,4 +66,6 @@ STEPS = [
          "bring B back with `lab restore b-down` and wait up to 20 s: nobody resends"),
     Step("It arrived exactly once", arrived_once, "see the hint above"),
     Step("B is running again", b_is_back, "lab restore b-down"),
+    Step("Nothing is left waiting in A's queue", queue_empty,
+         "bring B back (lab restore b-down) and give A up to 20 s"),
 ]
