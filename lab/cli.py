@@ -36,6 +36,7 @@ import enum
 import os
 import re
 import sys
+import textwrap
 import time
 
 from lab import access, checker, config, faults, markdown, probes, relaycheck, trace
@@ -206,14 +207,20 @@ def cmd_check(lab: Lab, args: argparse.Namespace) -> Exit:
     steps = exercise.steps
     print(f"Checking exercise {exercise.number}, {exercise.title} ({len(steps)} steps) ...", flush=True)
 
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    indent = " " * 11
+
     def report(number: int, outcome: checker.Outcome) -> None:
         mark = "PASS" if outcome.result.ok else "FAIL"
+        if color:
+            mark = f"\033[{32 if outcome.result.ok else 31}m{mark}\033[0m"
         print(f"  [{mark}] {number}. {outcome.step.title}", flush=True)
-        if outcome.result.detail:
-            for line in outcome.result.detail.splitlines()[:6]:
-                print(f"           {line}")
+        for line in outcome.result.detail.splitlines()[:6]:
+            print(f"{indent}{line}")
         if not outcome.result.ok:
-            print(f"           hint: {outcome.step.hint}")
+            print(textwrap.fill(f"hint: {outcome.step.hint}", markdown.WIDTH, initial_indent=indent,
+                                subsequent_indent=indent + "      ", break_on_hyphens=False,
+                                break_long_words=False))
 
     outcomes = checker.run_steps(lab, steps, report)
     passed = sum(o.result.ok for o in outcomes)
