@@ -74,7 +74,11 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     swaks_x_to(lab)
     wait_until(lambda: mailbox_count(lab, Y) == 1, "mail in Y's mailbox")
     type_in_shell(lab, "client-x", "echo dirty")
-    for command in (["open-relay", "on"], ["quota-full", "tempfail"], ["retry-profile", "postfix"],
+    type_in_shell(lab, PROVIDER_A.service, "postconf -e smtpd_tls_auth_only=no", "postfix reload")  # by hand
+    settings = lab.settings
+    other_profile = next(p for p in config.RETRY_PROFILES if p != settings.retry_profile)
+    other_answer = next(m for m in config.QUOTA_FULL_MODES if m != settings.quota_full)
+    for command in (["open-relay", "on"], ["quota-full", other_answer], ["retry-profile", other_profile],
                     ["fault", "b-down"]):
         assert lab_command(lab, *command)[0] == 0, command
     swaks_x_to(lab)
@@ -87,8 +91,10 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     assert access.is_online(lab, "x") and access.is_online(lab, "y")
     assert not faults.is_open_relay(lab)
     a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
-    assert a.postconf("maximal_backoff_time") == "10s"
-    assert "quota-full-mode bounce" in b.output("cat", "/etc/dovecot/quota-full.conf")
+    assert a.postconf("smtpd_tls_auth_only") == "yes"
+    schedule = config.RETRY_PROFILES[settings.retry_profile]
+    assert a.postconf("maximal_backoff_time") == schedule["maximal_backoff_time"]
+    assert f"quota-full-mode {settings.quota_full}" in b.output("cat", "/etc/dovecot/quota-full.conf")
     assert a.queue() == [] and b.queue() == []
     assert mailbox_count(lab, Y) == 0
     assert container("client-x").output("cat", "/root/.bash_history") == ""
