@@ -17,7 +17,7 @@
 
 The learner's side (lab/exercises/):
     lab list      the exercises, with your progress
-    lab show N [--ja]   exercise N's text (the Japanese edition with --ja)
+    lab show N [--ja|--en]   exercise N's text (Japanese with --ja, or when LANG=ja_*)
     lab check N   check your work on exercise N, step by step (exit 0: all done)
     lab reset     back to a clean lab in seconds: faults undone, queues and mailboxes
                   emptied, switches back to .env
@@ -197,7 +197,9 @@ def cmd_show(lab: Lab, args: argparse.Namespace) -> Exit:
     """an exercise's text, rendered"""
     exercise = exercise_book.get(args.number)
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    print(markdown.render(exercise.text("ja" if args.ja else "en"), color), end="")
+    japanese_locale = (os.environ.get("LC_ALL") or os.environ.get("LANG") or "").startswith("ja")
+    language = "ja" if args.ja or (japanese_locale and not args.en) else "en"
+    print(markdown.render(exercise.text(language), color), end="")
     return Exit.OK
 
 
@@ -357,7 +359,8 @@ def parser() -> argparse.ArgumentParser:
         if name in ("show", "check"):
             sp.add_argument("number", type=int, metavar="N", help="the exercise's number (lab list)")
         if name == "show":
-            sp.add_argument("--ja", action="store_true", help="the Japanese edition")
+            sp.add_argument("--ja", action="store_true", help="the Japanese edition (default if LANG=ja_*)")
+            sp.add_argument("--en", action="store_true", help="the English edition, whatever LANG says")
         if name == "trace":
             sp.add_argument("message_id", nargs="?", metavar="MESSAGE-ID")
             sp.add_argument("--last", action="store_true", help="the last message a customer sent")
