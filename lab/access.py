@@ -5,13 +5,14 @@ network but loopback); `lab dial x` puts it back, with its address and routes.
 
 from __future__ import annotations
 
-from lab.compose import Lab, LabError, docker, docker_exec
+from lab.compose import Lab, LabError, docker
 from lab.config import PROVIDERS, Provider
 
 CUSTOMERS = {p.customer.removeprefix("client-"): p for p in PROVIDERS}  # "x" -> provider A
 
 
-def provider_of(who: str) -> Provider:
+def customer_provider(who: str) -> Provider:
+    """The provider a customer ("x" or "y") dials in to."""
     try:
         return CUSTOMERS[who]
     except KeyError:
@@ -30,7 +31,7 @@ def attached_networks(lab: Lab, service: str) -> list[str]:
 
 
 def is_online(lab: Lab, who: str) -> bool:
-    provider = provider_of(who)
+    provider = customer_provider(who)
     return provider.access_network in attached_networks(lab, provider.customer)
 
 
@@ -39,9 +40,7 @@ def connect(lab: Lab, service: str, network: str) -> None:
     if network not in attached_networks(lab, service):
         docker("network", "connect", "--ip", lab.settings.address(service, network),
                network_name(lab, network), lab.container(service))
-    done = docker_exec(lab.container(service), ["lab-network"])  # the routes left with the link
-    if done.returncode != 0:
-        raise LabError(f"{service}: lab-network: {done.stderr.decode().strip()}")
+    lab.run(service, "lab-network")  # the routes left with the link
 
 
 def disconnect(lab: Lab, service: str, network: str) -> None:
@@ -50,7 +49,7 @@ def disconnect(lab: Lab, service: str, network: str) -> None:
 
 
 def dial(lab: Lab, who: str) -> str:
-    provider = provider_of(who)
+    provider = customer_provider(who)
     was_online = is_online(lab, who)
     connect(lab, provider.customer, provider.access_network)
     if was_online:
@@ -61,7 +60,7 @@ def dial(lab: Lab, who: str) -> str:
 
 
 def hangup(lab: Lab, who: str) -> str:
-    provider = provider_of(who)
+    provider = customer_provider(who)
     if not is_online(lab, who):
         return f"{who.upper()} was already offline."
     disconnect(lab, provider.customer, provider.access_network)

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from lab import access, maillog
+from lab import access, config, maillog
 from lab.compose import Lab, LabError, docker_exec
-from lab.config import ACCOUNTS, PROVIDERS, SERVICES
+from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Entry, Journal
 
 
@@ -88,14 +88,14 @@ class Evidence:
 
     def submitted_by(self, address: str) -> list[maillog.Message]:
         """Messages the account handed to its provider on the submission port."""
-        provider = provider_of(address)
+        provider = mailbox_service(address)
         return [m for m in self.messages(provider) if m.sasl_user == address]
 
     # --- the containers' state -----------------------------------------------------------
 
     def _history(self, service: str) -> tuple[tuple[float, str], ...]:
         """(time, command) typed in the service's shells since the last reset."""
-        out = self.run(service, "cat", "/root/.bash_history")
+        out = self.run(service, "cat", SHELL_HISTORY)
         found, when = [], 0.0
         for line in out.splitlines():
             if re.fullmatch(r"#\d{9,}", line):
@@ -111,10 +111,7 @@ class Evidence:
 
     def mailbox(self, address: str) -> list[bytes]:
         """The messages in an account's INBOX now."""
-        local, domain = address.split("@")
-        script = 'for f in "$1"/new/* "$1"/cur/*; do [ -f "$f" ] && base64 -w0 "$f" && echo; done; true'
-        out = self.run(provider_of(address), "sh", "-c", script, "sh", f"/var/mail/{domain}/{local}/Maildir")
-        return [base64.b64decode(line) for line in out.split()]
+        return read_mailbox(self.container(mailbox_service(address)), address)
 
     def postconf(self, service: str, name: str) -> str:
         return self.run(service, "postconf", "-h", name).strip()
@@ -130,9 +127,27 @@ class Evidence:
         return self.journal.entries(kind)
 
 
-def provider_of(address: str) -> str:
-    domain = ACCOUNTS[address].domain
-    return next(p.service for p in PROVIDERS if p.domain == domain)
+def mailbox_service(address: str) -> str:
+    """The service that keeps this lab account's mailbox."""
+    provider = config.provider_of(address)
+    assert provider, f"{address} is not a lab account"
+    return provider.service
+
+
+def read_mailbox(container: str, address: str) -> list[bytes]:
+    """Every message in an account's INBOX (Maildir new/ and cur/), oldest first; the
+    container is its provider's."""
+    script = 'for f in $(ls -tr "$1"/new/* "$1"/cur/* 2>/dev/null); do base64 -w0 "$f"; echo; done'
+    done = docker_exec(container, ["sh", "-c", script, "sh", config.maildir(address)])
+    return [base64.b64decode(line) for line in done.stdout.split()]
+
+
+def count_mailbox(container: str, address: str) -> int:
+    """How many messages an account's INBOX holds (without reading them)."""
+    maildir = config.maildir(address)
+    script = f"find {maildir}/new {maildir}/cur -type f 2>/dev/null | wc -l"
+    done = docker_exec(container, ["sh", "-c", script])
+    return int(done.stdout.decode().strip() or 0)
 
 
 # --- running a check ------------------------------------------------------------------------

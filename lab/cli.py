@@ -85,6 +85,11 @@ def _summary(lab: Lab, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def _color() -> bool:
+    """Colour only on a terminal, and never with NO_COLOR set."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def cmd_up(lab: Lab, args: argparse.Namespace) -> Exit:
     """start the lab and wait until every service is healthy"""
     print(f"Starting maillab (project {lab.project}) with {' '.join(compose_command())} ...", flush=True)
@@ -196,7 +201,7 @@ def cmd_list(lab: Lab, args: argparse.Namespace) -> Exit:
 def cmd_show(lab: Lab, args: argparse.Namespace) -> Exit:
     """an exercise's text, rendered"""
     exercise = exercise_book.get(args.number)
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    color = _color()
     japanese_locale = (os.environ.get("LC_ALL") or os.environ.get("LANG") or "").startswith("ja")
     language = "ja" if args.ja or (japanese_locale and not args.en) else "en"
     print(markdown.render(exercise.text(language), color), end="")
@@ -209,7 +214,7 @@ def cmd_check(lab: Lab, args: argparse.Namespace) -> Exit:
     steps = exercise.steps
     print(f"Checking exercise {exercise.number}, {exercise.title} ({len(steps)} steps) ...", flush=True)
 
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    color = _color()
     indent = " " * 11
 
     def report(number: int, outcome: checker.Outcome) -> None:

@@ -94,6 +94,13 @@ class Lab:
 
     # --- containers -----------------------------------------------------------------
 
+    def run(self, service: str, *args: str) -> str:
+        """Run a command in a service's container; its output, or LabError saying why not."""
+        done = docker_exec(self.container(service), list(args))
+        if done.returncode != 0:
+            raise LabError(f"{service}: {' '.join(args)}: {done.stderr.decode().strip()}")
+        return done.stdout.decode()
+
     def containers(self) -> dict[str, str]:
         """service -> container id, for the containers of this project (running or not)."""
         out = docker(

@@ -21,6 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / ".env"
 STATE_DIR = REPO / ".lab"  # generated: per-project env files, the lab CA (git-ignored)
 SUBMIT_SCRIPT = REPO / "lab" / "scripts" / "submit.py"  # runs inside client containers
+MAIL_ROOT = "/var/mail"  # in a provider: Dovecot's homes, <domain>/<local> (dovecot.conf userdb)
+SHELL_HISTORY = "/root/.bash_history"  # in every container: written as typed (images/common/bashrc)
 
 PROJECT = "maillab"
 MAX_LAB_ID = 26  # HOST_PORT_BASE + 2000 * LAB_ID + 1995 must stay below 65536
@@ -90,6 +92,18 @@ ACCOUNTS = {acc.address: acc for p in PROVIDERS for acc in p.accounts}
 # The story's people: X and a colleague at A, Y and a colleague at B.
 X, X2 = (acc.address for acc in PROVIDER_A.accounts)
 Y, Y2 = (acc.address for acc in PROVIDER_B.accounts)
+
+def provider_of(address: str) -> Provider | None:
+    """The provider of an address (or a bare domain); None for a domain outside the lab."""
+    domain = address.rpartition("@")[2]
+    return next((p for p in PROVIDERS if p.domain == domain), None)
+
+
+def maildir(address: str) -> str:
+    """An account's Maildir inside its provider's container."""
+    local, domain = address.split("@")
+    return f"{MAIL_ROOT}/{domain}/{local}/Maildir"
+
 
 # Host number of each service on each network it joins (the last byte of its address).
 # Docker takes .1 of every network for the host's gateway.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab import access
-from lab.compose import Lab, LabError, docker_exec
+from lab.compose import Lab, LabError
 from lab.config import INTERNET, PROVIDER_A, PROVIDER_B, QUOTA_FULL_MODES, RETRY_PROFILES
 
 B = PROVIDER_B.service
@@ -33,12 +33,6 @@ class Fault:
     def restore(self, lab: Lab) -> str:
         self.cure(lab)
         return f"Restored ({self.name}). A delivers what it kept at its next retry; nobody has to resend."
-
-
-def _provider_exec(lab: Lab, service: str, *args: str) -> None:
-    done = docker_exec(lab.container(service), list(args))
-    if done.returncode != 0:
-        raise LabError(f"{service}: {' '.join(args)}: {done.stderr.decode().strip()}")
 
 
 def _stop(service: str) -> Callable[[Lab], None]:
@@ -91,8 +85,8 @@ def restore_all(lab: Lab) -> None:
 
 
 def _postconf(lab: Lab, service: str, *settings: str) -> None:
-    _provider_exec(lab, service, "postconf", "-e", *settings)
-    _provider_exec(lab, service, "postfix", "reload")
+    lab.run(service, "postconf", "-e", *settings)
+    lab.run(service, "postfix", "reload")
 
 
 def set_retry_profile(lab: Lab, service: str, profile: str) -> None:
@@ -113,19 +107,17 @@ def open_relay(lab: Lab, on: bool, service: str = PROVIDER_A.service) -> str:
     if on:
         value = OPEN_RELAY_MYNETWORKS
     else:
-        done = docker_exec(lab.container(service), ["postconf", "-c", TEMPLATES, "-h", "mynetworks"])
-        value = done.stdout.decode().strip()
+        value = lab.run(service, "postconf", "-c", TEMPLATES, "-h", "mynetworks").strip()
     _postconf(lab, service, f"mynetworks={value}")
     return value
 
 
 def is_open_relay(lab: Lab, service: str = PROVIDER_A.service) -> bool:
-    done = docker_exec(lab.container(service), ["postconf", "-h", "mynetworks"])
-    return done.stdout.decode().strip() == OPEN_RELAY_MYNETWORKS
+    return lab.run(service, "postconf", "-h", "mynetworks").strip() == OPEN_RELAY_MYNETWORKS
 
 
 def set_quota_full(lab: Lab, service: str, mode: str) -> None:
     """What a full mailbox answers on a running provider: bounce or tempfail."""
     if mode not in QUOTA_FULL_MODES:
         raise LabError(f"no mode {mode!r}; choose one of {', '.join(QUOTA_FULL_MODES)}")
-    _provider_exec(lab, service, "quota-full-mode", mode)
+    lab.run(service, "quota-full-mode", mode)

@@ -11,17 +11,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from lab import access
-from lab.compose import Lab, LabError, docker_exec
-from lab.config import INTERNET, PROVIDER_B, PROVIDERS, SERVICES
+from lab.compose import Lab, LabError
+from lab.config import INTERNET, PROVIDER_B, PROVIDERS, SERVICES, SHELL_HISTORY
 from lab.journal import Journal
-
-HISTORY = "/root/.bash_history"
-
-
-def _run(lab: Lab, service: str, *args: str) -> None:
-    done = docker_exec(lab.container(service), list(args))
-    if done.returncode != 0:
-        raise LabError(f"{service}: {' '.join(args)}: {done.stderr.decode().strip()}")
 
 
 def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
@@ -38,11 +30,11 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
         access.dial(lab, who)
     lab.wait_healthy(timeout=60)  # an offline client is unhealthy: wait only now
     say("  providers' settings back to .env; queues, mailboxes and shell histories emptied")
-    scripts = {service: f": > {HISTORY}" for service in SERVICES}
+    scripts = {service: f": > {SHELL_HISTORY}" for service in SERVICES}
     for p in PROVIDERS:
         users = " ".join(a.address for a in p.accounts)
         scripts[p.service] += (f"; configure --reload && postsuper -d ALL 2>/dev/null"
                                f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
     with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
-        list(pool.map(lambda item: _run(lab, item[0], "sh", "-ec", item[1]), scripts.items()))
+        list(pool.map(lambda item: lab.run(item[0], "sh", "-ec", item[1]), scripts.items()))
     Journal(lab.settings).start_over()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lab import maillog
 from lab.compose import Lab, LabError
-from lab.config import PROVIDERS, STATE_DIR, Provider
+from lab.config import PROVIDERS, STATE_DIR, Provider, provider_of
 
 DNS = "DNS"
 STORY = {1: "submission", 2: "queue", 3: "MX lookup", 4: "hand-over", 5: "delivery", 6: "retrieval"}
@@ -42,10 +42,6 @@ class Trace:
     @property
     def start(self) -> float:
         return self.events[0].time if self.events else 0.0
-
-
-def _provider(domain: str) -> Provider | None:
-    return next((p for p in PROVIDERS if p.domain == domain), None)
 
 
 def _letter(p: Provider) -> str:
@@ -85,7 +81,7 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
     sender_lane = (_person(first.sasl_user) if first.sasl_user
                    else lab.settings.service_at(first.client_address) or first.client)
     recipients = [a.recipient for a in first.attempts] or ["?"]
-    target = _provider(recipients[0].split("@")[-1]) or other
+    target = provider_of(recipients[0]) or other
     receiver_lane = _person(recipients[0]) if target is other or target is origin else "?"
     sender_host = lab.settings.service_at(first.client_address) or first.client
     lanes = [(sender_lane, f"{sender_host} {first.client_address}"), (_letter(origin), origin.service),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab import config
+from lab.checker import read_mailbox
 from lab.compose import docker_exec
 from lab.config import SUBMIT_SCRIPT
 
@@ -101,15 +102,9 @@ class Container:
 class Provider(Container):
     domain: str = ""
 
-    def maildir(self, address: str) -> str:
-        local, domain = address.split("@")
-        return f"/var/mail/{domain}/{local}/Maildir"
-
     def messages(self, address: str) -> list[bytes]:
         """Every message in the address's INBOX (Maildir new/ and cur/), oldest first."""
-        script = 'for f in $(ls -tr "$1"/new/* "$1"/cur/* 2>/dev/null); do base64 -w0 "$f"; echo; done'
-        out = self.output("sh", "-c", script, "sh", self.maildir(address))
-        return [base64.b64decode(line) for line in out.split()]
+        return read_mailbox(self.id, address)
 
     def messages_with(self, address: str, message_id: str) -> list[bytes]:
         needle = f"Message-ID: {message_id}".lower().encode()
@@ -271,9 +266,13 @@ def raw_session(client: Container, host: str, port: int, steps: list[bytes | str
     return RawSession(result["greeting"], result["replies"], result["closed"])
 
 
+def plain_token(user: str, password: str) -> str:
+    """SASL PLAIN's one token: an empty authorization name, the login, the password."""
+    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
 def auth_plain(user: str, password: str) -> bytes:
-    token = base64.b64encode(f"\0{user}\0{password}".encode())
-    return b"AUTH PLAIN " + token + b"\r\n"
+    return f"AUTH PLAIN {plain_token(user, password)}\r\n".encode()
 
 
 def submit_many(client: Container, sender: str, password: str, recipient: str, count: int,

@@ -5,17 +5,17 @@ line, the `lab` command). Kept here, out of the learner's path; TEACHERS.md poin
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 
-from lab import cli
+from lab import cli, config
+from lab.checker import count_mailbox, mailbox_service
 from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
-from tests.harness import Container, wait_until
+from tests.harness import Container, plain_token, wait_until
 
 TYPIST = (Path(__file__).parent / "clients" / "typist.py").read_bytes()
 BIG_FILE = "/root/big"  # exercise 7's attachment
@@ -45,10 +45,6 @@ def type_into(lab: Lab, service: str, command: list[str], lines: list[tuple[str,
     return container(lab, service).run("python3", "-", spec, input=TYPIST).stdout.decode()
 
 
-def auth_plain(user: str, password: str) -> str:
-    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
-
-
 def s_client(protocol: str, server: str, port: int) -> list[str]:
     return ["openssl", "s_client", "-starttls", protocol, "-connect", f"{server}:{port}", "-crlf", "-quiet"]
 
@@ -60,9 +56,9 @@ def smtp_by_hand(lab: Lab, rcpt_options: str = "", headers: tuple[str, ...] = ()
     # EHLO it sent itself before STARTTLS.
     lines: list[tuple[str, str | None]] = [("EHLO client-x", r"^250-AUTH[\s\S]*^250 ")]
     if wrong_password_first:
-        lines.append((f"AUTH PLAIN {auth_plain(X, 'not-the-password')}", r"^535 "))
+        lines.append((f"AUTH PLAIN {plain_token(X, 'not-the-password')}", r"^535 "))
     lines += [
-        (f"AUTH PLAIN {auth_plain(X, password)}", r"^235 "),
+        (f"AUTH PLAIN {plain_token(X, password)}", r"^235 "),
         (f"MAIL FROM:<{X}>", r"^250 "),
         (f"RCPT TO:<{Y}>{rcpt_options}", r"^250 "),
         ("DATA", r"^354 "),
@@ -84,7 +80,7 @@ def swaks_x_to(lab: Lab, recipient: str = Y, *extra: str) -> str:
 def pop_by_hand(lab: Lab, address: str, *commands: str) -> str:
     """POP3 typed in the client's interactive shell: openssl s_client reads the lines
     bash has not read (bash reads a pipe one byte at a time)."""
-    provider = PROVIDER_A if address == X else PROVIDER_B
+    provider = config.provider_of(address)
     client = provider.customer
     login = [f"USER {address}", f"PASS {lab.settings.password(address)}"]
     command = " ".join(s_client("pop3", provider.pop, 110))
@@ -92,12 +88,7 @@ def pop_by_hand(lab: Lab, address: str, *commands: str) -> str:
 
 
 def mailbox_count(lab: Lab, address: str) -> int:
-    provider = PROVIDER_B if address != X else PROVIDER_A
-    local, domain = address.split("@")
-    out = container(lab, provider.service).output(
-        "sh", "-c", f"ls /var/mail/{domain}/{local}/Maildir/new /var/mail/{domain}/{local}/Maildir/cur "
-        "2>/dev/null | grep -c , || true")
-    return int(out.strip() or 0)
+    return count_mailbox(lab.container(mailbox_service(address)), address)
 
 
 def wait_for_check(lab: Lab, number: int, timeout: float = 40) -> None:

@@ -97,7 +97,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     assert f"quota-full-mode {settings.quota_full}" in b.output("cat", "/etc/dovecot/quota-full.conf")
     assert a.queue() == [] and b.queue() == []
     assert mailbox_count(lab, Y) == 0
-    assert container("client-x").output("cat", "/root/.bash_history") == ""
+    assert container("client-x").output("cat", config.SHELL_HISTORY) == ""
     # and the lab works: X's next message reaches Y
     swaks_x_to(lab)
     wait_until(lambda: mailbox_count(lab, Y) == 1, "mail in Y's mailbox after the reset")

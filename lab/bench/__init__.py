@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from lab import config, faults
+from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
 
 HERE = Path(__file__).parent
@@ -71,11 +72,7 @@ def _summary(values: list[float]) -> dict:
 
 
 def _mailbox_count(lab: Lab, address: str) -> int:
-    local, domain = address.split("@")
-    maildir = f"/var/mail/{domain}/{local}/Maildir"
-    out = docker_exec(lab.container("provider-b"),
-                      ["sh", "-c", f"find {maildir}/new {maildir}/cur -type f 2>/dev/null | wc -l"])
-    return int(out.stdout.decode().strip() or 0)
+    return count_mailbox(lab.container(config.PROVIDER_B.service), address)
 
 
 def _empty(lab: Lab, address: str) -> None:
@@ -152,7 +149,7 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
         time.sleep(0.2)
     finished = time.time()
     dupes = docker_exec(lab.container("provider-b"), ["sh", "-c",
-        "cd /var/mail/provider-b.test/y2/Maildir && cat new/* cur/* 2>/dev/null | grep -i '^Message-ID:' "
+        f"cd {config.maildir(Y2)} && cat new/* cur/* 2>/dev/null | grep -i '^Message-ID:' "
         "| sort | uniq -d | wc -l"]).stdout.decode().strip()
     result = {
         "size_bytes": size, "sessions": sessions,
