@@ -14,7 +14,7 @@ from tests.harness import Container, Provider, submit_many, wait_until
 
 @pytest.fixture(scope="module")
 def second_lab(lab):
-    other = Lab(config.load(lab_id=TEST_LAB_ID - 2, project=f"{TEST_PROJECT}-2"))
+    other = Lab(config.load(lab_id=TEST_LAB_ID - 1, project=f"{TEST_PROJECT}-2"))
     other.down(volumes=True)
     try:
         other.up()
