@@ -21,6 +21,10 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
     if missing:
         raise LabError(f"the lab is not running ({', '.join(missing)} missing): start it with `make up`")
     stopped = [s for s, state in lab.states().items() if state in ("created", "exited", "dead", "paused")]
+    say("  emptying the queues first: nothing held back may be delivered while the lab comes back")
+    for p in PROVIDERS:
+        if p.service not in stopped:
+            lab.run(p.service, "postsuper", "-d", "ALL")
     if stopped:
         say(f"  starting {', '.join(stopped)}")
         lab.compose("start", *stopped, capture=True)
@@ -29,7 +33,8 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
     for who in access.CUSTOMERS:
         access.dial(lab, who)
     lab.wait_healthy(timeout=60)  # an offline client is unhealthy: wait only now
-    say("  providers' settings back to .env; queues, mailboxes and shell histories emptied")
+    say("  providers' settings back to .env; queues (again: a stopped one has just started),\n"
+        "  mailboxes and shell histories emptied")
     scripts = {service: f": > {SHELL_HISTORY}" for service in SERVICES}
     for p in PROVIDERS:
         users = " ".join(a.address for a in p.accounts)
