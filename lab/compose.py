@@ -14,13 +14,18 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from lab import tls
 from lab.config import REPO, SERVICES, Settings, write_compose_env
 
 COMPOSE_FILE = REPO / "compose.yaml"
+PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
+# Printed by every container once it serves (images/common/lab-ready).
+READY_LINE = "maillab: ready"
 BASE_IMAGE_SCRIPT = REPO / "images" / "base" / "build-base-image.sh"
 HEALTH_TIMEOUT = float(os.environ.get("LAB_HEALTH_TIMEOUT", "120"))
 
@@ -56,19 +61,27 @@ def docker(*args: str, check: bool = True) -> str:
     return done.stdout
 
 
+# Compose commands after which the project's containers may have other ids.
+_RECREATING = ("up", "down", "rm", "create", "run")
+
+
 class Lab:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.project = settings.project
+        self._ids: dict[str, str] = {}  # service -> container id, as last listed
 
     # --- compose --------------------------------------------------------------------
 
     def compose(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         env_file = write_compose_env(self.settings)
+        files = [COMPOSE_FILE, *([PORTS_FILE] if self.settings.publish_ports else [])]
         command = [
             *compose_command(), "-p", self.project, "--env-file", str(env_file),
-            "-f", str(COMPOSE_FILE), *args,
+            *(arg for f in files for arg in ("-f", str(f))), *args,
         ]
+        if args[0] in _RECREATING:
+            self._ids = {}
         done = subprocess.run(command, text=True, capture_output=capture)
         if done.returncode != 0:
             detail = f": {done.stderr.strip()}" if capture else ""
@@ -89,6 +102,14 @@ class Lab:
         self.wait_healthy(timeout)
         return time.monotonic() - started
 
+    def stop(self, *services: str) -> None:
+        """Stop services' containers (as `compose stop`, without starting Compose)."""
+        docker("stop", *(self.container(s) for s in services))
+
+    def start(self, *services: str) -> None:
+        """Start services' stopped containers again (as `compose start`)."""
+        docker("start", *(self.container(s) for s in services))
+
     def down(self, volumes: bool = False) -> None:
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
 
@@ -107,33 +128,57 @@ class Lab:
             "ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
             "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
         )
-        return {svc: cid for cid, svc in (line.split() for line in out.splitlines())}
+        self._ids = {svc: cid for cid, svc in (line.split() for line in out.splitlines())}
+        return dict(self._ids)
 
     def container(self, service: str) -> str:
+        """The id of a service's container: listed once, again only after a recreation."""
+        if service in self._ids:
+            return self._ids[service]
         try:
             return self.containers()[service]
         except KeyError:
             raise LabError(f"{service} is not running in lab {self.project}: run `make up`") from None
 
-    def states(self) -> dict[str, str]:
-        """service -> "healthy", "starting", "unhealthy", "exited", ... (missing: absent)."""
+    def _inspect(self) -> dict[str, dict]:
+        """service -> `docker inspect` of its container, for this project's containers."""
         ids = self.containers()
         if not ids:
             return {}
-        info = json.loads(docker("inspect", *ids.values()))
+        return {c["Config"]["Labels"]["com.docker.compose.service"]: c
+                for c in json.loads(docker("inspect", *ids.values()))}
+
+    def states(self) -> dict[str, str]:
+        """service -> "healthy", "starting", "exited", "paused", ... (missing: absent).
+
+        A running container is healthy once it printed READY_LINE since it (last)
+        started: the lab has no periodic health checks (see compose.yaml).
+        """
+        containers = self._inspect()
+        with ThreadPoolExecutor(max(1, len(containers))) as pool:
+            ready = dict(zip(containers, pool.map(_said_ready, containers.values())))
         states = {}
-        for c in info:
-            service = c["Config"]["Labels"]["com.docker.compose.service"]
+        for service, c in containers.items():
             state = c["State"]
-            healthy = state["Running"] and "Health" in state
-            states[service] = state["Health"]["Status"] if healthy else state["Status"]
+            if not state["Running"] or state["Paused"]:
+                states[service] = state["Status"]
+            else:
+                states[service] = "healthy" if ready[service] else "starting"
         return states
 
     def wait_healthy(self, timeout: float, services: tuple[str, ...] = SERVICES) -> None:
-        """Wait until `services` (all of them, by default) are healthy; fail fast on exits."""
+        """Wait until `services` (all of them, by default) are healthy; fail fast on exits.
+        A starting container's log is followed, so its ready line is seen at once."""
         deadline = time.monotonic() + timeout
         while True:
             states = self.states()
+            starting = [s for s in services if states.get(s) == "starting"]
+            others = [s for s in services if s not in starting]
+            if all(states.get(s) == "healthy" for s in others) and starting:
+                info = self._inspect()
+                if _follow_until_ready([info[s] for s in starting], deadline):
+                    return
+                continue
             if all(states.get(s) == "healthy" for s in services):
                 return
             dead = [s for s in services if states.get(s) in ("exited", "dead")]
@@ -146,7 +191,7 @@ class Lab:
                     + ", ".join(f"{s} ({states.get(s, 'missing')})" for s in waiting)
                     + " (their last log lines are above)"
                 )
-            time.sleep(0.25)
+            time.sleep(0.1)
 
     def logs(self, service: str, tail: int | None = None) -> str:
         cid = self.containers().get(service)
@@ -157,9 +202,45 @@ class Lab:
         return f"--- {service} ---\n{done.stdout}{done.stderr}"
 
 
+_READY: set[tuple[str, str]] = set()  # (container id, start time) seen ready
+
+
+def _said_ready(c: dict) -> bool:
+    """Whether a running container printed READY_LINE since it (last) started."""
+    key = (c["Id"], c["State"]["StartedAt"])
+    if key not in _READY and c["State"]["Running"]:
+        done = subprocess.run(["docker", "logs", "--since", key[1], key[0]],
+                              capture_output=True, text=True, errors="replace")
+        if READY_LINE in done.stdout:
+            _READY.add(key)
+    return key in _READY
+
+
+def _follow_until_ready(containers: list[dict], deadline: float) -> bool:
+    """Follow each container's log from its start until it prints READY_LINE; True if
+    all of them did before the deadline (False: one stopped, or time ran out)."""
+    def follow(c: dict) -> bool:
+        follower = subprocess.Popen(
+            ["docker", "logs", "--follow", "--since", c["State"]["StartedAt"], c["Id"]],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="replace")
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()), follower.kill)
+        timer.start()
+        try:
+            return any(READY_LINE in line for line in follower.stdout)  # type: ignore[union-attr]
+        finally:
+            timer.cancel()
+            follower.kill()
+            follower.wait()
+
+    with ThreadPoolExecutor(len(containers)) as pool:
+        return all(pool.map(follow, containers))
+
+
 def missing_images() -> list[str]:
     """The lab's images (as compose.yaml names them) that are not on this machine."""
     names = sorted(set(re.findall(r"^\s+image: (\S+)$", COMPOSE_FILE.read_text(), re.MULTILINE)))
+    if subprocess.run(["docker", "image", "inspect", *names], capture_output=True).returncode == 0:
+        return []  # the usual case, in one call
     return [n for n in names
             if subprocess.run(["docker", "image", "inspect", n], capture_output=True).returncode]
 

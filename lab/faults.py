@@ -37,13 +37,13 @@ class Fault:
 
 def _stop(service: str) -> Callable[[Lab], None]:
     def stop(lab: Lab) -> None:
-        lab.compose("stop", service, capture=True)
+        lab.stop(service)
     return stop
 
 
 def _start(service: str) -> Callable[[Lab], None]:
     def start(lab: Lab) -> None:
-        lab.compose("start", service, capture=True)
+        lab.start(service)
         lab.wait_healthy(timeout=60)
     return start
 

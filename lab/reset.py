@@ -27,7 +27,7 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
             lab.run(p.service, "postsuper", "-d", "ALL")
     if stopped:
         say(f"  starting {', '.join(stopped)}")
-        lab.compose("start", *stopped, capture=True)
+        lab.start(*stopped)
     say("  reconnecting every cable: B to the internet, X and Y to their providers")
     access.connect(lab, PROVIDER_B.service, INTERNET)
     for who in access.CUSTOMERS:

@@ -33,13 +33,22 @@ APT::AutoRemove::SuggestsImportant "false";'
 
 # The path excludes are kept in the image (dpkg.cfg.d), so the lab's own images stay
 # small too: no manuals, docs or translations.
-mmdebstrap --variant=minbase --quiet \
+# Merged /usr set up as Debian's own installer does it, rather than by the usrmerge
+# package, which would pull Perl (about 47 MB) into every image.
+hooks=()
+if [ -d /usr/share/mmdebstrap/hooks/merged-usr ]; then
+  hooks=(--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr)
+fi
+
+mmdebstrap --variant=minbase --quiet "${hooks[@]}" \
   --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-include=/usr/share/locale/locale.alias' \
   --dpkgopt='path-exclude=/usr/share/doc/*' \
   --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/info/*' \
+  --dpkgopt='path-exclude=/usr/share/lintian/*' \
+  --dpkgopt='path-exclude=/usr/share/groff/*' \
   --aptopt='Acquire::Languages "none"' \
   --customize-hook='printf "%s\n" "$docker_clean" > "$1"/etc/apt/apt.conf.d/docker-clean' \
   --customize-hook='rm -rf "$1"/var/cache/apt/*.bin "$1"/var/lib/apt/lists/*' \
