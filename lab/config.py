@@ -25,7 +25,8 @@ MAIL_ROOT = "/var/mail"  # in a provider: Dovecot's homes, <domain>/<local> (dov
 SHELL_HISTORY = "/root/.bash_history"  # in every container: written as typed (images/common/bashrc)
 
 PROJECT = "maillab"
-MAX_LAB_ID = 26  # HOST_PORT_BASE + 2000 * LAB_ID + 1995 must stay below 65536
+PORT_SPAN = 1995  # a lab's host ports run from HOST_PORT_BASE+25 to HOST_PORT_BASE+1000+995
+LAB_ID_PORT_STRIDE = 2000  # LAB_ID=N moves a lab's host ports by 2000*N
 
 
 class SettingError(ValueError):
@@ -181,6 +182,7 @@ class Settings:
     max_recipients_per_minute: int
     quota_full: str
     retry_profile: str
+    publish_ports: bool  # host ports for desktop clients (compose.ports.yaml)
 
     @property
     def max_message_bytes(self) -> int:
@@ -228,6 +230,13 @@ def _int_setting(values: dict[str, str], name: str, low: int, high: int) -> int:
     return int(raw)
 
 
+def _on_off(values: dict[str, str], name: str, default: str) -> bool:
+    raw = values.get(name, default)
+    if raw not in ("on", "off"):
+        raise SettingError(name, raw, "must be on or off")
+    return raw == "on"
+
+
 def _subnet(values: dict[str, str], name: str, lab_id: int) -> ipaddress.IPv4Network:
     raw = values.get(name, "")
     try:
@@ -242,12 +251,13 @@ def _subnet(values: dict[str, str], name: str, lab_id: int) -> ipaddress.IPv4Net
         octets = str(net.network_address).split(".")
         shifted = int(octets[1]) + lab_id
         moved = f"{octets[0]}.{shifted}.{octets[2]}.0/24"
-        if octets[0] != "10" or shifted > 255:
-            raise SettingError(
-                name, raw, f"LAB_ID={lab_id} moves it out of 10.0.0.0/8 (to {moved}); "
-                "use subnets in 10.0.0.0/8 with a second number of at most "
-                f"{255 - MAX_LAB_ID}"
-            )
+        if octets[0] != "10":
+            raise SettingError(name, raw, f"LAB_ID={lab_id} moves it out of 10.0.0.0/8 (to {moved}); "
+                               "side-by-side labs need subnets in 10.0.0.0/8")
+        if shifted > 255:
+            raise SettingError("LAB_ID", str(lab_id),
+                               f"moves {name}={raw} out of 10.0.0.0/8: with these subnets LAB_ID can "
+                               f"be at most {255 - int(octets[1])}")
         net = ipaddress.IPv4Network(moved)
     return net
 
@@ -264,7 +274,7 @@ def load(
     values.update({k: v for k, v in environ.items() if k in values or k == "LAB_ID"})
 
     if lab_id is None:
-        lab_id = _int_setting({"LAB_ID": values.get("LAB_ID", "0")}, "LAB_ID", 0, MAX_LAB_ID)
+        lab_id = _int_setting({"LAB_ID": values.get("LAB_ID", "0")}, "LAB_ID", 0, 255)
     project = project or (PROJECT if lab_id == 0 else f"{PROJECT}-{lab_id}")
 
     passwords = {}
@@ -285,7 +295,15 @@ def load(
                 raise SettingError(other_name, str(subnets[other_net]),
                                    f"overlaps {name}={subnets[net]}; each network needs its own /24")
 
-    base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - 2000 * MAX_LAB_ID - 1995)
+    base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - PORT_SPAN)
+    publish_ports = _on_off(values, "PUBLISH_PORTS", "on")
+    last_port = base + LAB_ID_PORT_STRIDE * lab_id + PORT_SPAN
+    if publish_ports and last_port > 65535:
+        highest = (65535 - PORT_SPAN - base) // LAB_ID_PORT_STRIDE
+        raise SettingError("LAB_ID", str(lab_id),
+                           f"needs host ports up to {last_port}, past 65535: with PUBLISH_PORTS=on and "
+                           f"HOST_PORT_BASE={base}, LAB_ID can be at most {highest} "
+                           "(PUBLISH_PORTS=off lifts that limit)")
 
     sizes = {}
     for name in ("MAILBOX_QUOTA", "MAX_MESSAGE_SIZE"):
@@ -306,13 +324,14 @@ def load(
         project=project,
         passwords=passwords,
         subnets=subnets,
-        host_port_base=base + 2000 * lab_id,
+        host_port_base=base + LAB_ID_PORT_STRIDE * lab_id,
         mailbox_quota=sizes["MAILBOX_QUOTA"],
         max_message_size=sizes["MAX_MESSAGE_SIZE"],
         max_recipients=_int_setting(values, "MAX_RECIPIENTS", 1, 10000),
         max_recipients_per_minute=_int_setting(values, "MAX_RECIPIENTS_PER_MINUTE", 0, 1000000),
         quota_full=quota_full,
         retry_profile=profile,
+        publish_ports=publish_ports,
     )
 
 
@@ -320,6 +339,7 @@ def compose_env(s: Settings) -> dict[str, str]:
     """Every variable compose.yaml uses, derived from the settings."""
     env: dict[str, str] = {
         "LAB_ID": str(s.lab_id),
+        "PUBLISH_PORTS": "on" if s.publish_ports else "off",
         "MAILBOX_QUOTA": s.mailbox_quota,
         "QUOTA_FULL": s.quota_full,
         "POSTFIX_MESSAGE_SIZE_LIMIT": str(s.max_message_bytes),
