@@ -10,6 +10,9 @@ export COMPOSE
 LAB := $(PYTHON) -m lab
 VENV := .venv
 PYTEST_ARGS ?=
+# The suite runs on this many workers, each with its own lab (tests/conftest.py);
+# TEST_WORKERS=0 runs it in one process, with one lab.
+TEST_WORKERS ?= 4
 
 .PHONY: help up down clean build config shell relay-check fault restore bench test lint \
 	lab show check reset trace dial hangup install
@@ -80,8 +83,9 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-test: $(VENV)/.installed ## build, start an isolated copy of the lab, prove every step, tear it down
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+test: $(VENV)/.installed ## build, start isolated copies of the lab, prove every step, tear them down
+	@$(LAB) build
+	$(VENV)/bin/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check lab tests

@@ -134,20 +134,34 @@ def mailbox_service(address: str) -> str:
     return provider.service
 
 
+# The INBOX of an account, as files of its Maildir (new/ and cur/), oldest first. Dovecot
+# makes the Maildir at the first delivery or login; `doveadm mailbox status` makes it
+# here for an account that has had neither, so an error is an error, never "no mail".
+_MAILDIR_FILES = """set -eu
+[ -d "$1/cur" ] || doveadm mailbox status -u "$2" messages INBOX >/dev/null
+cd "$1"
+files() { find new cur -type f -printf '%T@ %p\\n' | sort -n | cut -d' ' -f2-; }
+files"""
+
+
+def _mailbox_files(container: str, address: str, then: str = "") -> str:
+    script = _MAILDIR_FILES + then
+    done = docker_exec(container, ["sh", "-c", script, "sh", config.maildir(address), address])
+    if done.returncode != 0:
+        raise LabError(f"cannot read {address}'s mailbox: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout.decode()
+
+
 def read_mailbox(container: str, address: str) -> list[bytes]:
-    """Every message in an account's INBOX (Maildir new/ and cur/), oldest first; the
-    container is its provider's."""
-    script = 'for f in $(ls -tr "$1"/new/* "$1"/cur/* 2>/dev/null); do base64 -w0 "$f"; echo; done'
-    done = docker_exec(container, ["sh", "-c", script, "sh", config.maildir(address)])
-    return [base64.b64decode(line) for line in done.stdout.split()]
+    """Every message in an account's INBOX, oldest first; the container is its provider's.
+    Raises LabError if the mailbox cannot be read."""
+    out = _mailbox_files(container, address, then=' | while read -r f; do base64 -w0 "$f"; echo; done')
+    return [base64.b64decode(line) for line in out.split()]
 
 
 def count_mailbox(container: str, address: str) -> int:
     """How many messages an account's INBOX holds (without reading them)."""
-    maildir = config.maildir(address)
-    script = f"find {maildir}/new {maildir}/cur -type f 2>/dev/null | wc -l"
-    done = docker_exec(container, ["sh", "-c", script])
-    return int(done.stdout.decode().strip() or 0)
+    return len(_mailbox_files(container, address).split())
 
 
 # --- running a check ------------------------------------------------------------------------

@@ -8,7 +8,10 @@ accepts (2xx) a recipient in a domain it has no business with.
 Self-contained on purpose: `lab relay-check` runs it on the host or pipes this file into
 `python3 -` inside a client container, where only the standard library exists.
 
-    python3 relaycheck.py HOST PORT SERVER_NAME SERVER_IP DOMAIN THIRD_PARTY... [--json]
+    python3 relaycheck.py HOST PORT SERVER_NAMES SERVER_IP THIRD_PARTY... [--json] [--helo=NAME]
+
+Every attempt introduces itself with the same EHLO name (--helo; by default one made
+for this run), so the server's own log can be searched for exactly these attempts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import smtplib
 import socket
 import sys
+import uuid
 from dataclasses import asdict, dataclass
 
 F, T = "spammer", "victim"  # the sender's and the recipient's local parts
@@ -61,6 +65,7 @@ class Attempt:
     rcpt_to: str
     reply: str  # the server's reply to RCPT (or to MAIL, if that was refused)
     verdict: str  # "refused" (5xx), "deferred" (4xx), "RELAYED" (2xx), "error"
+    helo: str = ""  # the EHLO name the attempt used
 
     @property
     def relayed(self) -> bool:
@@ -72,9 +77,9 @@ def _verdict(code: int) -> str:
 
 
 def attempt(host: str, port: int, form: str, mail_from: str, rcpt_to: str,
-            third_party: str, server_name: str, helo: str = "relay-check.invalid") -> Attempt:
+            third_party: str, server_name: str, helo: str) -> Attempt:
     def result(reply: str, verdict: str) -> Attempt:
-        return Attempt(form, third_party, server_name, mail_from, rcpt_to, reply, verdict)
+        return Attempt(form, third_party, server_name, mail_from, rcpt_to, reply, verdict, helo)
 
     try:
         with smtplib.SMTP(host, port, local_hostname=helo, timeout=15) as smtp:
@@ -89,9 +94,14 @@ def attempt(host: str, port: int, form: str, mail_from: str, rcpt_to: str,
         return result(f"connection failed: {err}", "error")
 
 
+def new_helo() -> str:
+    return f"relay-check-{uuid.uuid4().hex[:12]}.invalid"
+
+
 def battery(host: str, port: int, server_names: list[str], server_ip: str,
-            third_parties: list[str]) -> list[Attempt]:
+            third_parties: list[str], helo: str = "") -> list[Attempt]:
     """Every form, against every third-party domain, with each name of the server as S."""
+    helo = helo or new_helo()
     results = []
     for domain in third_parties:
         for i, name in enumerate(server_names):
@@ -100,7 +110,7 @@ def battery(host: str, port: int, server_names: list[str], server_ip: str,
                     continue
                 values = {"F": F, "T": T, "D": domain, "S": name, "IP": server_ip}
                 results.append(attempt(host, port, form_name(mail_t, rcpt_t), mail_t.format(**values),
-                                       rcpt_t.format(**values), domain, name))
+                                       rcpt_t.format(**values), domain, name, helo))
     return results
 
 
@@ -117,9 +127,10 @@ def table(results: list[Attempt]) -> str:
 
 def main(argv: list[str]) -> int:
     as_json = "--json" in argv
-    args = [a for a in argv if a != "--json"]
+    helo = next((a.removeprefix("--helo=") for a in argv if a.startswith("--helo=")), "")
+    args = [a for a in argv if not a.startswith("--")]
     host, port, server_names, server_ip, *third_parties = args
-    results = battery(host, int(port), server_names.split(","), server_ip, third_parties)
+    results = battery(host, int(port), server_names.split(","), server_ip, third_parties, helo)
     print(json.dumps([asdict(r) for r in results]) if as_json else table(results))
     return 1 if any(r.relayed for r in results) else 0
 

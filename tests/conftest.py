@@ -1,15 +1,20 @@
-"""Fixtures: one isolated lab for the whole session, and handles on its containers.
+"""Fixtures: an isolated lab per test worker, and handles on its containers.
 
-The test lab runs beside a learner's lab without touching it: its own Compose project
-(maillab-test) and, through LAB_ID, its own subnets and host ports. It is built and
-started once, checked for health with a deadline, and removed with its volumes at the
-end (MAILLAB_KEEP=1 keeps it for debugging). When a test fails, every container's log
-is saved under .lab/test-logs/ and the last lines are shown in the summary.
+`make test` runs the suite on several workers at once (pytest-xdist, TEST_WORKERS in
+the Makefile); each worker starts its own lab beside a learner's lab without touching
+it: its own Compose project (maillab-test-N), its own subnets through LAB_ID (11, 12,
+...) and no host ports (PUBLISH_PORTS=off). The few tests that need ports published
+on 127.0.0.1 share one more lab, `ports_lab` (LAB_ID 10, project maillab-test-ports),
+and run on one worker (the xdist group "ports-lab"); it is also the "other lab" of the
+isolation tests. Every lab is started once, with a deadline, and removed with its
+volumes at the end (MAILLAB_KEEP=1 keeps them). When a test fails, every container's
+log is saved under .lab/test-logs/<project>/ and the last lines are shown.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -19,28 +24,52 @@ from lab import config
 from lab.compose import Lab
 from tests.harness import Container, Provider
 
-TEST_PROJECT = "maillab-test"
-# 10 (and 9 for test_13's second lab) keep the host ports below 32768, where Linux
+# LAB_ID 10 (ports_lab) keeps its host ports (30025..31995) below 32768, where Linux
 # takes the source ports of outgoing connections: a test lab at LAB_ID 23 once failed
-# to publish 127.0.0.1:56110 because a connection held that port ("address already in
-# use"). 1-8 are left to classrooms (and the bench's side-by-side labs).
-TEST_LAB_ID = int(os.environ.get("MAILLAB_TEST_LAB_ID", "10"))
+# to publish 127.0.0.1:56110 because a connection held that port. The workers' labs
+# publish nothing, so their LAB_ID only moves their subnets (10.91.x.x, 10.92.x.x...).
+# 1-9 are left to classrooms and the bench.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_LAB_ID, TEST_PROJECT = 11 + WORKER, f"maillab-test-{WORKER + 1}"
+PORTS_LAB_ID, PORTS_PROJECT = 10, "maillab-test-ports"
+PORTS_LAB = pytest.mark.xdist_group("ports-lab")  # tests that use ports_lab
 LOG_DIR = config.STATE_DIR / "test-logs"
 
 
-@pytest.fixture(scope="session")
-def lab() -> Iterator[Lab]:
-    test_lab = Lab(config.load(lab_id=TEST_LAB_ID, project=TEST_PROJECT))
-    test_lab.build()
+def start_lab(lab_id: int, project: str, publish_ports: bool) -> Lab:
+    environ = {**os.environ, "PUBLISH_PORTS": "on" if publish_ports else "off"}
+    test_lab = Lab(config.load(lab_id=lab_id, project=project, environ=environ))
     test_lab.down(volumes=True)  # whatever an earlier, interrupted run left behind
+    test_lab.up()
+    return test_lab
+
+
+def stop_lab(test_lab: Lab, failed: bool) -> None:
+    if failed:
+        _save_logs(test_lab)
+    if os.environ.get("MAILLAB_KEEP") != "1":
+        test_lab.down(volumes=True)
+
+
+@pytest.fixture(scope="session")
+def lab(request) -> Iterator[Lab]:
+    failed_before = request.session.testsfailed
+    test_lab = start_lab(TEST_LAB_ID, TEST_PROJECT, publish_ports=False)
     try:
-        test_lab.up()
         yield test_lab
     finally:
-        if _FAILED:
-            _save_logs(test_lab)
-        if os.environ.get("MAILLAB_KEEP") != "1":
-            test_lab.down(volumes=True)
+        stop_lab(test_lab, request.session.testsfailed > failed_before)
+
+
+@pytest.fixture(scope="session")
+def ports_lab(request, lab) -> Iterator[Lab]:
+    """A second lab, with its ports published on 127.0.0.1 (tests marked PORTS_LAB)."""
+    failed_before = request.session.testsfailed
+    other = start_lab(PORTS_LAB_ID, PORTS_PROJECT, publish_ports=True)
+    try:
+        yield other
+    finally:
+        stop_lab(other, request.session.testsfailed > failed_before)
 
 
 @pytest.fixture(scope="session")
@@ -95,36 +124,31 @@ def infra(lab: Lab):
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Disruptive tests last: if one fails to restore the lab, the rest have run."""
+    """Disruptive tests last: if one fails to restore its lab, the rest have run."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
 # --- logs on failure -------------------------------------------------------------------
 
-_FAILED = False
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    global _FAILED
-    report = yield
-    if report.failed:
-        _FAILED = True
-    return report
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller, or a run without xdist
+        shutil.rmtree(LOG_DIR, ignore_errors=True)
 
 
 def _save_logs(lab: Lab) -> None:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    folder = LOG_DIR / lab.project
+    folder.mkdir(parents=True, exist_ok=True)
     for service in config.SERVICES:
-        (LOG_DIR / f"{service}.log").write_text(lab.logs(service))
+        (folder / f"{service}.log").write_text(lab.logs(service))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not _FAILED or not LOG_DIR.exists():
+    if not LOG_DIR.exists():
         return
     terminalreporter.section("lab logs (last 25 lines each; all of them in .lab/test-logs/)")
-    for path in sorted(LOG_DIR.glob("*.log")):
+    for path in sorted(LOG_DIR.glob("*/*.log")):
         lines = path.read_text().splitlines()  # the first line names the service
-        terminalreporter.write_line(lines[0])
+        terminalreporter.write_line(f"{path.parent.name}: {lines[0]}")
         for line in lines[1:][-25:]:
             terminalreporter.write_line(line)

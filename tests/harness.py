@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from lab import config
 from lab.checker import read_mailbox
@@ -30,7 +30,6 @@ from lab.config import SUBMIT_SCRIPT
 T = TypeVar("T")
 WAIT_TIMEOUT = float(os.environ.get("LAB_WAIT_TIMEOUT", "30"))
 CLIENT_SCRIPTS = Path(__file__).parent / "clients"
-POP3_SESSION = (CLIENT_SCRIPTS / "pop3_session.py").read_bytes()
 RAW_SESSION = (CLIENT_SCRIPTS / "raw_session.py").read_bytes()
 
 
@@ -39,10 +38,14 @@ class WaitTimeout(AssertionError):
 
 
 def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT_TIMEOUT,
-               interval: float = 0.2, context: Callable[[], str] | None = None) -> T:
+               interval: float = 0.1, context: Callable[[], str] | None = None) -> T:
     """Poll `check` until it returns a truthy value, and return that value.
 
-    On timeout, fail with `what` and, if given, `context()` (say, the last log lines).
+    The pause between polls starts at `interval` and grows to at most a second: most
+    waits end within milliseconds, the long ones wait for a retry (seconds), and each
+    poll is a `docker exec` or a log read that costs the machine CPU (the suite runs
+    on several labs at once). On timeout, fail with `what` and, if given, `context()`
+    (say, the last log lines).
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -53,10 +56,23 @@ def wait_until(check: Callable[[], T], what: str, timeout: float = WAIT_TIMEOUT,
             detail = f"\n{context()}" if context else ""
             raise WaitTimeout(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
         time.sleep(interval)
+        interval = min(interval * 1.5, 1.0)
 
 
 def new_message_id(tag: str = "test") -> str:
     return f"<{tag}.{uuid.uuid4().hex}@maillab.test>"
+
+
+def new_helo(tag: str = "test") -> str:
+    """An EHLO name no other session uses: Postfix logs it with every refusal."""
+    return f"{tag}-{uuid.uuid4().hex[:12]}.client.test"
+
+
+def refusals(provider: Container, helo: str, since: float) -> list[str]:
+    """The provider's "NOQUEUE: reject:" lines, logged from `since` on (seconds since
+    the epoch), for the sessions that said EHLO `helo`."""
+    return [line for line in provider.log(since=since - 1).splitlines()
+            if "NOQUEUE: reject:" in line and f" helo=<{helo}>" in line]
 
 
 def make_message(sender: str, recipient: str, subject: str = "maillab test",
@@ -92,9 +108,17 @@ class Container:
     def output(self, *args: str) -> str:
         return self.run(*args).stdout.decode()
 
-    def log(self, tail: int | None = None) -> str:
-        args = ["docker", "logs", *(["--tail", str(tail)] if tail else []), self.id]
-        done = subprocess.run(args, capture_output=True, text=True)
+    def log(self, tail: int | None = None, since: str | float | None = None) -> str:
+        """The container's output (Postfix and Dovecot log there), all of it, its last
+        `tail` lines, or what came `since` a time (seconds since the epoch, or Docker's
+        RFC 3339 form); raises if unreadable."""
+        if isinstance(since, float):
+            since = f"{since:.6f}"
+        args = ["docker", "logs", *(["--tail", str(tail)] if tail else []),
+                *(["--since", since] if since else []), self.id]
+        done = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        if done.returncode != 0:
+            raise AssertionError(f"cannot read {self.service}'s log: {done.stderr.strip()}")
         return done.stdout + done.stderr
 
 
@@ -112,6 +136,14 @@ class Provider(Container):
 
     def empty_mailbox(self, address: str) -> None:
         self.run("doveadm", "expunge", "-u", address, "mailbox", "INBOX", "all")
+
+    def delete_message(self, address: str, message_id: str) -> None:
+        """Remove one message (by Message-ID) that a test left in a mailbox."""
+        self.run("doveadm", "expunge", "-u", address, "mailbox", "INBOX", "header", "Message-ID", message_id)
+
+    def queued_for(self, address: str) -> list[dict]:
+        """The queue entries (any queue) with `address` among their recipients."""
+        return [m for m in self.queue() if any(r["address"] == address for r in m["recipients"])]
 
     def queue(self) -> list[dict]:
         """Postfix's queue as `postqueue -j` reports it: one dict per message."""
@@ -180,9 +212,13 @@ class SmtpSession:
         return blocks[which]
 
 
-def swaks(client: Container, *args: str, message: bytes | None = None) -> SmtpSession:
-    """Run swaks in `client`; with `message`, send it as the DATA (from stdin)."""
+def swaks(client: Container, *args: str, message: bytes | None = None,
+          helo: str | None = None) -> SmtpSession:
+    """Run swaks in `client`; with `message`, send it as the DATA (from stdin). `helo`
+    names the client in EHLO: a name of its own ties the server's log lines to it."""
     extra = ["--data", "-"] if message is not None else []
+    if helo:
+        extra += ["--ehlo", helo]
     if message is not None:
         # swaks ends the DATA with CRLF "." CRLF itself: a final CRLF of ours would
         # become an extra empty line in the delivered message.
@@ -205,65 +241,88 @@ def submit(client: Container, sender: str, password: str, recipient: str,
     )
 
 
-# --- POP3 -------------------------------------------------------------------------------
-
-
-@dataclass
-class PopReply:
-    command: str | None
-    reply: str
-    data: bytes | None
-
-    @property
-    def ok(self) -> bool:
-        return self.reply.startswith("+OK")
-
-
-def pop3(client: Container, host: str, commands: list[str], tls: str = "stls",
-         port: int | None = None) -> list[PopReply]:
-    """One POP3 session from `client`; returns the greeting and one reply per command."""
-    spec = {"host": host, "tls": tls, "commands": commands}
-    if port:
-        spec["port"] = port
-    done = client.run("python3", "-", json.dumps(spec), input=POP3_SESSION)
-    return [
-        PopReply(r["command"], r["reply"], base64.b64decode(r["data"]) if r["data"] is not None else None)
-        for r in json.loads(done.stdout)
-    ]
-
-
-def pop3_login(user: str, password: str) -> list[str]:
-    return [f"USER {user}", f"PASS {password}"]
-
-
-# --- raw bytes ----------------------------------------------------------------------------
+# --- raw bytes: SMTP and POP3 sessions byte for byte (tests/clients/raw_session.py) ----
 
 STARTTLS = "STARTTLS"  # a raw step: switch the connection to TLS here
 
 
 @dataclass
 class RawSession:
-    greeting: str
-    replies: list[str]
-    closed: bool  # the server hung up
+    greeting: str | None
+    replies: list[str | None]  # one per step sent; None: no reply (the server had hung up)
+    closed: bool  # the server ended the connection before the client's QUIT
+    quit: str | None  # the server's reply to QUIT, when it was still there
+    local_port: int  # the client's port, as smtpd logs it ("from unknown[IP]:PORT")
+
+    @property
+    def answered(self) -> list[str]:
+        return [r for r in self.replies if r is not None]
+
+    @property
+    def last(self) -> str:
+        """The last reply the server gave (the greeting, if it answered no step)."""
+        return (self.answered or [self.greeting or ""])[-1]
 
     @property
     def transcript(self) -> str:
-        return self.greeting + "".join(self.replies)
+        return (self.greeting or "") + "".join(self.answered) + (self.quit or "")
 
 
 def raw_session(client: Container, host: str, port: int, steps: list[bytes | str],
-                pregreet: bool = False, hangup: bytes | None = None) -> RawSession:
-    """Send exact bytes from `client`, one step at a time, reading a reply after each."""
+                pregreet: bool = False, hangup: bytes | None = None, protocol: str = "smtp",
+                tls: str = "none") -> RawSession:
+    """Send exact bytes from `client`, one step at a time, reading one reply after each."""
     spec = {
-        "host": host, "port": port, "pregreet": pregreet,
+        "host": host, "port": port, "pregreet": pregreet, "protocol": protocol, "tls": tls,
         "steps": [s if s == STARTTLS else base64.b64encode(s).decode() for s in steps],
     }
     if hangup is not None:
         spec["hangup"] = base64.b64encode(hangup).decode()
     done = client.run("python3", "-", json.dumps(spec), input=RAW_SESSION)
     result = json.loads(done.stdout)
-    return RawSession(result["greeting"], result["replies"], result["closed"])
+    if result["timed_out"]:
+        raise AssertionError(f"{host}:{port} did not answer in time: {result}")
+    return RawSession(result["greeting"], result["replies"], result["closed"], result["quit"],
+                      result["local_port"])
+
+
+@dataclass
+class PopReply:
+    command: str | None
+    reply: str  # the status line, without its CRLF
+    data: bytes | None  # a multi-line reply's data: exact bytes, dot-unstuffed, without the "."
+
+    @property
+    def ok(self) -> bool:
+        return self.reply.startswith("+OK")
+
+
+def _pop_reply(command: str | None, raw: str | None) -> PopReply:
+    if raw is None:
+        return PopReply(command, "(no reply: the server had hung up)", None)
+    status, _, rest = raw.encode("utf-8", "surrogateescape").partition(b"\r\n")
+    if not rest:
+        return PopReply(command, status.decode(), None)
+    assert rest.endswith(b"\r\n.\r\n") or rest == b".\r\n", raw
+    lines = rest[: -len(b".\r\n")].split(b"\r\n")
+    data = b"\r\n".join(line[1:] if line.startswith(b"..") else line for line in lines)
+    return PopReply(command, status.decode(), data)
+
+
+def pop3(client: Container, host: str, commands: list[str], tls: str = "stls",
+         port: int | None = None) -> list[PopReply]:
+    """One POP3 session from `client`, read byte for byte; the greeting, then one reply
+    per command (tls: "stls" first, "pop3s" on 995, or "none")."""
+    steps: list[bytes | str] = [b"STLS\r\n", STARTTLS] if tls == "stls" else []
+    steps += [f"{c}\r\n".encode() for c in commands]
+    session = raw_session(client, host, port or (995 if tls == "pop3s" else 110), steps, protocol="pop3",
+                          tls="implicit" if tls == "pop3s" else "none")
+    named = (["STLS"] if tls == "stls" else []) + commands
+    return [_pop_reply(None, session.greeting)] + [_pop_reply(c, r) for c, r in zip(named, session.replies)]
+
+
+def pop3_login(user: str, password: str) -> list[str]:
+    return [f"USER {user}", f"PASS {password}"]
 
 
 def plain_token(user: str, password: str) -> str:
@@ -275,15 +334,32 @@ def auth_plain(user: str, password: str) -> bytes:
     return f"AUTH PLAIN {plain_token(user, password)}\r\n".encode()
 
 
+class Submitted(NamedTuple):
+    """One message a client submitted, and what the server answered."""
+
+    message_id: str
+    code: int
+    reply: str
+
+    @property
+    def queue_id(self) -> str:
+        """The submitting server's queue id ("250 2.0.0 Ok: queued as ID")."""
+        match = re.search(r"queued as ([0-9A-F]+)", self.reply)
+        assert match, self.reply
+        return match.group(1)
+
+
 def submit_many(client: Container, sender: str, password: str, recipient: str, count: int,
-                tag: str, **options) -> list[tuple[str, int, str]]:
-    """Submit `count` messages in one session (lab/scripts/submit.py);
-    [(message_id, code, reply)] per message."""
+                tag: str, **options) -> list[Submitted]:
+    """Submit `count` messages in one session (lab/scripts/submit.py), each with a
+    Message-ID of its own; what the server answered to each."""
     smtp = f"smtp.{sender.split('@')[1]}"
     spec = {"host": smtp, "tls_name": smtp, "user": sender, "password": password,
             "recipient": recipient, "per_session": count, "tag": tag, **options}
     done = client.run("python3", "-", json.dumps(spec), input=SUBMIT_SCRIPT.read_bytes())
-    return [tuple(row) for row in json.loads(done.stdout)["results"]]
+    results = [Submitted(*row) for row in json.loads(done.stdout)["results"]]
+    assert len(results) == count, f"asked for {count} submissions, got {len(results)}: {results}"
+    return results
 
 
 def message_ids(messages: list[bytes]) -> list[str]:
@@ -340,3 +416,16 @@ def delivery_bound(settings: config.Settings) -> float:
     schedule = config.RETRY_PROFILES[settings.retry_profile]
     return (config.seconds(schedule["maximal_backoff_time"])
             + config.seconds(schedule["queue_run_delay"]) + 10)
+
+
+def settle(providers: list[Provider], address: str) -> None:
+    """Wait until no queue of these providers holds mail for `address`: what a test
+    then counts in the mailbox cannot be joined by mail still on its way."""
+    wait_until(lambda: not any(p.queued_for(address) for p in providers),
+               f"no mail for {address} left in the queues",
+               context=lambda: "\n".join(f"{p.service}: {p.queued_for(address)}" for p in providers))
+
+
+def deferred_entry(provider: Provider, queue_id: str) -> dict | None:
+    """The queue entry of one message if it waits in the deferred queue, else None."""
+    return next((m for m in deferred(provider) if m["queue_id"] == queue_id), None)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from pathlib import Path
 
-from lab import cli, config
+from lab import cli, config, maillog
 from lab.checker import count_mailbox, mailbox_service
 from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
+from lab.journal import Journal
 from tests.harness import Container, plain_token, wait_until
 
 TYPIST = (Path(__file__).parent / "clients" / "typist.py").read_bytes()
@@ -27,6 +29,27 @@ def lab_command(lab: Lab, *argv: str) -> tuple[int, str]:
     with redirect_stdout(out):
         code = cli.main(list(argv), lab=lab)
     return code, out.getvalue()
+
+
+def lab_ok(lab: Lab, *argv: str) -> str:
+    """`lab ARGV...`, which must succeed; what it printed."""
+    code, out = lab_command(lab, *argv)
+    assert code == 0, f"lab {' '.join(argv)} exited {code}:\n{out}"
+    return out
+
+
+def postfix_message(lab: Lab, service: str, message_id: str) -> maillog.Message | None:
+    """What a provider's log says of the message with this Message-ID (the first copy),
+    read from the last reset on (every solution starts from one)."""
+    lines = maillog.read(lab.container(service), Journal(lab.settings).since)
+    return next((m for m in maillog.messages(lines).values() if m.message_id == message_id), None)
+
+
+def wait_for_attempt(lab: Lab, service: str, message_id: str, what: str,
+                     test: Callable[[maillog.Message], bool], timeout: float = 30) -> maillog.Message:
+    """Wait until the provider's log shows `test` true of that message."""
+    return wait_until(lambda: (m := postfix_message(lab, service, message_id)) and test(m) and m,
+                      f"{message_id} {what} at {service}", timeout=timeout)
 
 
 def container(lab: Lab, service: str) -> Container:
@@ -72,9 +95,19 @@ def smtp_by_hand(lab: Lab, rcpt_options: str = "", headers: tuple[str, ...] = ()
 
 
 def swaks_x_to(lab: Lab, recipient: str = Y, *extra: str) -> str:
-    return container(lab, "client-x").output(
+    """X sends with swaks, as exercise 2 shows; the Message-ID swaks gave the message
+    (read from A's log by the queue id in A's reply, which swaks always prints)."""
+    out = container(lab, "client-x").output(
         "swaks", "--server", f"{PROVIDER_A.smtp}:587", "--tls", "--auth-user", X,
         "--auth-password", lab.settings.password(X), "--from", X, "--to", recipient, *extra)
+    queued = re.search(r"250 2\.0\.0 Ok: queued as ([0-9A-F]+)", out)
+    assert queued, out
+
+    def message_id() -> str:
+        lines = maillog.read(lab.container(PROVIDER_A.service), Journal(lab.settings).since)
+        message = maillog.messages(lines).get(queued.group(1))
+        return message.message_id if message else ""
+    return wait_until(message_id, f"the Message-ID of {queued.group(1)} in A's log")
 
 
 def pop_by_hand(lab: Lab, address: str, *commands: str) -> str:
@@ -111,8 +144,9 @@ def smtp_by_hand_and_swaks(lab: Lab) -> None:
 
 
 def follow_the_relay(lab: Lab) -> None:
-    swaks_x_to(lab)
-    wait_until(lambda: lab_command(lab, "trace", "--last")[1].count("LMTP into"), "the message at B")
+    mid = swaks_x_to(lab)
+    wait_until(lambda: (out := lab_ok(lab, "trace", "--last")).count("LMTP into") and mid in out,
+               "the trace of the message to its delivery at B")
     pop_by_hand(lab, Y, "TOP 1 0", "RETR 1")
 
 
@@ -123,37 +157,40 @@ def pop_by_hand_exercise(lab: Lab) -> None:
 
 
 def open_relay(lab: Lab) -> None:
-    lab_command(lab, "open-relay", "on")
+    lab_ok(lab, "open-relay", "on")
     spam_to = ",".join([Y, Y2, f"postmaster@{PROVIDER_B.domain}"])
     container(lab, "outsider").output("swaks", "--server", PROVIDER_A.mx, "--from", "spam@nowhere.example",
                                       "--to", spam_to, "--header", "Subject: cheap pills")
     wait_until(lambda: mailbox_count(lab, Y2) == 1, "the spam at B")
     assert lab_command(lab, "relay-check", "--server", PROVIDER_A.service)[0] == 1
-    lab_command(lab, "open-relay", "off")
-    assert lab_command(lab, "relay-check", "--server", PROVIDER_A.service)[0] == 0
+    lab_ok(lab, "open-relay", "off")
+    lab_ok(lab, "relay-check", "--server", PROVIDER_A.service)
 
 
 def when_b_is_down(lab: Lab) -> None:
-    lab_command(lab, "fault", "b-down")
-    swaks_x_to(lab)
-    a = container(lab, PROVIDER_A.service)
-    wait_until(lambda: "status=deferred" in a.log(tail=20), "the message deferred at A")
+    lab_ok(lab, "fault", "b-down")
+    mid = swaks_x_to(lab)
+    wait_for_attempt(lab, PROVIDER_A.service, mid, "deferred",
+                     lambda m: any(a.status == "deferred" for a in m.attempts))
     type_in_shell(lab, PROVIDER_A.service, "postqueue -p")
-    lab_command(lab, "restore", "b-down")
+    lab_ok(lab, "restore", "b-down")
 
 
 def quota(lab: Lab) -> None:
     container(lab, "client-x").run("sh", "-c", f"head -c 3M /dev/urandom > {BIG_FILE}")
-    for _ in range(3):  # 3 x 4 MB (base64) into a 10 MB mailbox: the third does not fit
-        swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
-    a = container(lab, PROVIDER_A.service)
-    wait_until(lambda: "sender non-delivery notification" in a.log(tail=60), "the bounce to X")
-    lab_command(lab, "quota-full", "tempfail")
-    swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
-    wait_until(lambda: "dsn=4.2.2" in a.log(tail=30), "the message waiting for room")
+    # 3 x 4 MB (base64) into a 10 MB mailbox: the third does not fit
+    *_, third = [swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data") for _ in range(3)]
+    wait_for_attempt(lab, PROVIDER_A.service, third, "returned to X",
+                     lambda m: any(kind == "non-delivery" for _, kind, _ in m.notices))
+    lab_ok(lab, "quota-full", "tempfail")
+    waiting = swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
+    wait_for_attempt(lab, PROVIDER_A.service, waiting, "refused with 452 4.2.2",
+                     lambda m: any(a.dsn == "4.2.2" for a in m.attempts))
     pop_by_hand(lab, Y, "DELE 1", "DELE 2")
+    wait_for_attempt(lab, PROVIDER_A.service, waiting, "delivered",
+                     lambda m: bool(m.attempts) and m.attempts[-1].status == "sent")
     wait_until(lambda: mailbox_count(lab, Y) == 1, "the waiting message at Y", timeout=30)
-    lab_command(lab, "quota-full", "bounce")
+    lab_ok(lab, "quota-full", "bounce")
 
 
 def what_delivered_means(lab: Lab) -> None:
@@ -165,15 +202,17 @@ def what_delivered_means(lab: Lab) -> None:
 
 
 def dial_up(lab: Lab) -> None:
-    lab_command(lab, "fault", "partition")
-    swaks_x_to(lab)
-    lab_command(lab, "hangup", "x")
-    lab_command(lab, "hangup", "y")
-    lab_command(lab, "restore", "partition")
+    lab_ok(lab, "fault", "partition")
+    mid = swaks_x_to(lab)
+    lab_ok(lab, "hangup", "x")
+    lab_ok(lab, "hangup", "y")
+    lab_ok(lab, "restore", "partition")
+    wait_for_attempt(lab, PROVIDER_A.service, mid, "handed to B",
+                     lambda m: bool(m.attempts) and m.attempts[-1].status == "sent")
     wait_until(lambda: mailbox_count(lab, Y) == 1, "the message at B", timeout=30)
-    lab_command(lab, "dial", "y")
+    lab_ok(lab, "dial", "y")
     pop_by_hand(lab, Y, "RETR 1")
-    lab_command(lab, "dial", "x")
+    lab_ok(lab, "dial", "x")
 
 
 SOLUTIONS: dict[int, Callable[[Lab], None]] = {

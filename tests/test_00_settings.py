@@ -31,7 +31,8 @@ def load(**overrides: str) -> config.Settings:
     ("MAX_RECIPIENTS", "0", "whole number from 1"),
     ("QUOTA_FULL", "discard", "must be one of bounce, tempfail"),
     ("RETRY_PROFILE", "fast", "must be one of"),
-    ("LAB_ID", "99", "whole number from 0 to 26"),
+    ("PUBLISH_PORTS", "yes", "must be on or off"),
+    ("LAB_ID", "300", "whole number from 0 to 255"),
 ])
 def test_a_bad_value_names_its_setting(setting, value, complaint):
     with pytest.raises(config.SettingError) as raised:
@@ -44,17 +45,38 @@ def test_a_bad_value_names_its_setting(setting, value, complaint):
 def test_lab_id_moves_subnets_and_ports():
     lab0, lab7 = load(), load(LAB_ID="7")
     assert lab7.project == "maillab-7"
-    assert str(lab7.subnets["internet"]) == "10.87.0.0/24"
+    first, second, third, _ = GOOD["INTERNET_SUBNET"].split(".")
+    assert str(lab7.subnets["internet"]) == f"{first}.{int(second) + 7}.{third}.0/24"
     assert lab7.host_port(config.PROVIDER_A, 587) - lab0.host_port(config.PROVIDER_A, 587) == 14000
     with pytest.raises(config.SettingError, match=r"LAB_ID=3 moves it out of 10\.0\.0\.0/8"):
         load(LAB_ID="3", INTERNET_SUBNET="192.168.50.0/24")
 
 
+def test_without_host_ports_only_the_subnets_limit_lab_id():
+    """A class server (PUBLISH_PORTS=off) can run far more labs than host ports allow."""
+    base = int(GOOD["HOST_PORT_BASE"])
+    highest = (65535 - config.PORT_SPAN - base) // config.LAB_ID_PORT_STRIDE
+    assert load(LAB_ID=str(highest), PUBLISH_PORTS="on").publish_ports
+    with pytest.raises(config.SettingError) as raised:
+        load(LAB_ID=str(highest + 1), PUBLISH_PORTS="on")
+    assert raised.value.setting == "LAB_ID"
+    assert f"LAB_ID can be at most {highest} (PUBLISH_PORTS=off lifts that limit)" in str(raised.value)
+    lab = load(LAB_ID="150", PUBLISH_PORTS="off", INTERNET_SUBNET="10.80.0.0/24",
+               ACCESS_A_SUBNET="10.80.1.0/24", ACCESS_B_SUBNET="10.80.2.0/24")
+    assert not lab.publish_ports and str(lab.subnets["internet"]) == "10.230.0.0/24"
+    with pytest.raises(config.SettingError) as raised:
+        load(LAB_ID="176", PUBLISH_PORTS="off", INTERNET_SUBNET="10.80.0.0/24",
+             ACCESS_A_SUBNET="10.80.1.0/24", ACCESS_B_SUBNET="10.80.2.0/24")
+    assert raised.value.setting == "LAB_ID"
+    assert "LAB_ID can be at most 175" in str(raised.value)
+
+
 def test_make_up_stops_before_anything_starts():
-    env = {**os.environ, "ACCESS_B_SUBNET": "10.80.1.0/24", "COMPOSE": "false"}
+    clash = GOOD["ACCESS_A_SUBNET"]
+    env = {**os.environ, "ACCESS_B_SUBNET": clash, "COMPOSE": "false"}
     done = subprocess.run([sys.executable, "-m", "lab", "up"], capture_output=True, text=True,
                           env=env, cwd=config.REPO)
     assert done.returncode == 2
-    assert "error: ACCESS_B_SUBNET='10.80.1.0/24': overlaps ACCESS_A_SUBNET=10.80.1.0/24" in done.stderr
+    assert f"error: ACCESS_B_SUBNET='{clash}': overlaps ACCESS_A_SUBNET={clash}" in done.stderr
     assert "nothing was started" in done.stderr
     assert "Starting" not in done.stdout

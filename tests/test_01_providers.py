@@ -1,10 +1,20 @@
 """Step 0: each provider runs Postfix and Dovecot, listens where the story needs it, and
 holds the settings that make it a safe provider (testinfra, inside the containers)."""
 
+import json
+import re
+
 import pytest
 
 from lab import config
-from tests.harness import wait_until
+from lab.compose import docker
+from lab.config import PROVIDER_B, Y
+from tests.harness import pop3, pop3_login, wait_until
+
+POSTFIX_STARTED = re.compile(r"^\S+ \S+ \S+ mx postfix/master\[\d+\]: daemon started -- version 3\.7\.\d+, "
+                             r"configuration /etc/postfix$", re.MULTILINE)
+DOVECOT_STARTED = re.compile(r"^\S+ \S+ \S+ master: Info: Dovecot v2\.3\.\S+ \(\w+\) starting up for "
+                             r"pop3, lmtp", re.MULTILINE)
 
 PROVIDERS = [p.service for p in config.PROVIDERS]
 
@@ -71,17 +81,32 @@ def test_internet_hosts_have_no_way_out(infra, service):
 @pytest.mark.parametrize("service", PROVIDERS)
 def test_both_daemons_log_to_the_container_output(container, service):
     log = container(service).log()
-    assert "postfix/master" in log and "daemon started" in log
-    assert "dovecot" in log.lower() and "starting up" in log
+    assert len(POSTFIX_STARTED.findall(log)) == 1, log[:2000]
+    assert len(DOVECOT_STARTED.findall(log)) == 1, log[:2000]
+
+
+def _started_at(lab, service: str) -> str:
+    return json.loads(docker("inspect", lab.container(service)))[0]["State"]["StartedAt"]
 
 
 @pytest.mark.disruptive
-def test_a_provider_never_runs_half_working(lab, container):
-    """If Dovecot dies, the whole container stops (and a restart brings it back)."""
-    provider = container("provider-b")
+def test_a_provider_never_runs_half_working(lab, container, settings):
+    """If Dovecot dies, the whole container stops; a restart brings both daemons back
+    (new start lines in the log, a POP3 login that works), not a stale "healthy"."""
+    provider, before = container(PROVIDER_B.service), _started_at(lab, PROVIDER_B.service)
     try:
         provider.run("sh", "-c", "kill -KILL $(cat /run/dovecot/master.pid)")
-        wait_until(lambda: lab.states().get("provider-b") == "exited", "provider-b to exit", timeout=15)
+        wait_until(lambda: lab.states().get(PROVIDER_B.service) == "exited", "provider-b to exit",
+                   timeout=15)
+        said = "maillab: Postfix or Dovecot exited (status 137); stopping the container"
+        assert said in provider.log(tail=20)
     finally:
-        lab.compose("start", "provider-b", capture=True)
+        lab.start(PROVIDER_B.service)
         lab.wait_healthy(timeout=60)
+    assert _started_at(lab, PROVIDER_B.service) != before
+    since_restart = provider.log(since=_started_at(lab, PROVIDER_B.service))
+    assert len(DOVECOT_STARTED.findall(since_restart)) == 1, since_restart
+    assert len(POSTFIX_STARTED.findall(since_restart)) == 1, since_restart
+    client_y = container("client-y")
+    *_, password, quit_ = pop3(client_y, PROVIDER_B.pop, [*pop3_login(Y, settings.password(Y)), "QUIT"])
+    assert password.reply.startswith("+OK Logged in") and quit_.ok

@@ -2,6 +2,7 @@
 Maildir, exactly once. The proof is in A's log and in the message's Received: headers."""
 
 import re
+import time
 from email import message_from_bytes
 from email.policy import default
 
@@ -16,15 +17,17 @@ def delivered(client_x, provider_a, provider_b, settings):
     """A message from X to Y, submitted and waited for until it sits in Y's Maildir."""
     message = make_message(X, Y, subject="relay by MX")
     mid = message["Message-ID"]
+    started = time.time()
     submit(client_x, X, settings.password(X), Y, message)
     stored = wait_until(lambda: provider_b.messages_with(Y, mid), f"{mid} in Y's Maildir",
                         context=lambda: provider_a.log(tail=15) + provider_b.log(tail=15))
-    return mid, stored
+    yield mid, stored, started
+    provider_b.delete_message(Y, mid)
 
 
 def test_a_relays_to_the_host_named_by_b_mx(delivered, provider_a, settings):
-    mid, _ = delivered
-    log = provider_a.log()
+    mid, _, started = delivered
+    log = provider_a.log(since=started - 1)
     queue_id = re.search(rf"(\w+): message-id={re.escape(mid)}", log).group(1)
     b_ip = settings.address("provider-b")
     sent = re.search(rf"{queue_id}: to=<{Y}>, relay=(\S+), .*status=sent", log)
@@ -35,7 +38,7 @@ def test_a_relays_to_the_host_named_by_b_mx(delivered, provider_a, settings):
 
 
 def test_received_headers_trace_the_path(delivered, settings):
-    _, [stored] = delivered
+    _, [stored], _ = delivered
     received = message_from_bytes(stored, policy=default).get_all("Received")
     # Read bottom-up: X -> A (authenticated submission), A -> B (SMTP), B -> mailbox (LMTP).
     by_x, a_to_b, lmtp = reversed(received)
@@ -46,8 +49,17 @@ def test_received_headers_trace_the_path(delivered, settings):
     assert "with LMTP" in lmtp
 
 
-def test_stored_once_in_y_maildir(delivered, provider_b):
-    mid, stored = delivered
-    assert len(stored) == 1
-    assert provider_b.messages_with(Y, mid) == stored
-    assert provider_b.queue() == []
+def test_stored_once_in_y_maildir(delivered, provider_a, provider_b):
+    """Counted only once both providers are done with the message (A removed it from its
+    queue after B's 250, B after LMTP's): a late second copy would be seen."""
+    mid, stored, started = delivered
+    since = started - 1
+    a_id = re.search(rf"(\w+): message-id={re.escape(mid)}", provider_a.log(since=since)).group(1)
+    b_id = wait_until(lambda: re.findall(rf"(\w+): message-id={re.escape(mid)}", provider_b.log(since=since)),
+                      "B's queue id")
+    assert len(b_id) == 1, f"B took the message {len(b_id)} times: {b_id}"
+    for provider, queue_id in ((provider_a, a_id), (provider_b, b_id[0])):
+        done = re.compile(rf"{queue_id}: removed$", re.MULTILINE)
+        wait_until(lambda p=provider, d=done: d.search(p.log(since=since)),
+                   f"{provider.service} done with {queue_id}")
+    assert provider_b.messages_with(Y, mid) == stored and len(stored) == 1

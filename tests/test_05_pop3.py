@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from lab.config import PROVIDER_B, X, Y
-from tests.harness import make_message, pop3, pop3_login, submit, wait_until
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from tests.harness import make_message, pop3, pop3_login, settle, submit, wait_until
 
 POP_B = PROVIDER_B.pop
 SUBJECT = "メールのしくみ: POP で受け取る"
@@ -20,17 +20,25 @@ def y_login(settings) -> list[str]:
 
 
 @pytest.fixture
-def one_message_for_y(client_x, provider_b, settings):
+def empty_y_mailbox(container):
+    """Y's mailbox is empty and no mail for Y is on its way."""
+    a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
+    settle([a, b], Y)
+    b.empty_mailbox(Y)
+    yield b
+    b.empty_mailbox(Y)
+
+
+@pytest.fixture
+def one_message_for_y(client_x, empty_y_mailbox, settings):
     """Y's mailbox holds exactly one message, from X, with Japanese text."""
-    provider_b.empty_mailbox(Y)
     message = make_message(X, Y, subject=SUBJECT, body=BODY)
     submit(client_x, X, settings.password(X), Y, message)
-    wait_until(lambda: provider_b.messages_with(Y, message["Message-ID"]), "the message in Y's Maildir")
+    wait_until(lambda: empty_y_mailbox.messages_with(Y, message["Message-ID"]), "the message in Y's Maildir")
     return message.as_bytes()
 
 
-def test_empty_mailbox_is_a_normal_answer(client_y, provider_b, y_login):
-    provider_b.empty_mailbox(Y)
+def test_empty_mailbox_is_a_normal_answer(client_y, empty_y_mailbox, y_login):
     replies = pop3(client_y, POP_B, [*y_login, "STAT", "LIST", "QUIT"])
     assert replies[-3].reply == "+OK 0 0"
     listing = replies[-2]
@@ -45,10 +53,14 @@ def test_y_retrieves_the_message_byte_exact(client_y, one_message_for_y, y_login
     assert greeting.reply.startswith("+OK")
     assert stls.ok and user.ok and password.reply.startswith("+OK Logged in")
 
+    # The octet count B announces is the exact size of what RETR delivers: every line
+    # ends in CRLF, none in a bare LF (raw bytes, only the dot-stuffing undone).
     size = len(retr.data)
     assert stat.reply == f"+OK 1 {size}"
     assert listing.data == f"1 {size}\r\n".encode()
+    assert retr.reply == f"+OK {size} octets"
     assert re.fullmatch(rb"1 \S+\r\n", uidl.data)
+    assert b"\n" not in retr.data.replace(b"\r\n", b"")
 
     # What B added in front of the message is only its trace (Return-Path, Received...).
     assert retr.data.endswith(sent)
@@ -64,8 +76,8 @@ def test_y_retrieves_the_message_byte_exact(client_y, one_message_for_y, y_login
 
 
 def test_deleted_mail_is_gone_in_the_next_session(client_y, one_message_for_y, y_login):
-    *_, dele, quit_ = pop3(client_y, POP_B, [*y_login, "DELE 1", "QUIT"])
-    assert dele.ok and quit_.ok
+    *_, stat, dele, quit_ = pop3(client_y, POP_B, [*y_login, "STAT", "DELE 1", "QUIT"])
+    assert stat.reply.startswith("+OK 1 ") and dele.ok and quit_.ok
     assert pop3(client_y, POP_B, [*y_login, "STAT", "QUIT"])[-2].reply == "+OK 0 0"
 
 

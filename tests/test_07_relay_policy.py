@@ -1,15 +1,22 @@
 """Never an open relay: every classic relay trick, from every side, is refused at RCPT
 with 554 5.7.1, and nothing is queued. Each provider takes mail only for its own domain
-and refuses unknown users while the client is still connected (no backscatter)."""
+and refuses unknown users while the client is still connected (no backscatter).
+
+The battery stops after RCPT, so "nothing was queued" is read from the server's own
+account of each attempt: one NOQUEUE refusal per attempt, found by the EHLO name the
+battery used. Its twin (test_the_battery_detects_an_open_relay) shows that the same
+evidence turns against a server made an open relay on purpose."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
-from lab import config, probes, relaycheck
-from tests.harness import make_message, swaks
+from lab import config, faults, probes, relaycheck
+from tests.conftest import PORTS_LAB
+from tests.harness import Container, make_message, refusals, swaks, wait_until
 
 # (vantage point, provider attacked): strangers on the internet, the Docker host
 # through the published ports, the other provider's customer, and A's own customer
@@ -22,7 +29,12 @@ PAIRS = [
 THIRD_PARTIES = ["other-provider", probes.NOWHERE]
 RELAY_DENIED = re.compile(r"554 5\.7\.1 <[^>]*>: Relay access denied")
 
-_results: dict[tuple[str, str], list[relaycheck.Attempt]] = {}
+_results: dict[tuple[str, str], tuple[float, list[relaycheck.Attempt]]] = {}  # (when, attempts)
+
+
+def _pair_marks(vantage: str, service: str) -> list:
+    """One worker runs each pair's battery once; the host's need the lab with ports."""
+    return [PORTS_LAB] if vantage == probes.HOST else [pytest.mark.xdist_group(f"relay-{vantage}-{service}")]
 
 
 def _cases() -> list:
@@ -34,18 +46,22 @@ def _cases() -> list:
                 for s in names:
                     form = relaycheck.form_name(mail_t, rcpt_t)
                     cases.append(pytest.param(vantage, service, third, form, s,
+                                              marks=_pair_marks(vantage, service),
                                               id=f"{vantage}->{service}:{form}:D={third}:S={s}"))
     return cases
 
 
 @pytest.fixture
-def attempts(lab):
-    """The battery's results for a (vantage, provider) pair, run once per session."""
-    def get(vantage: str, service: str) -> list[relaycheck.Attempt]:
+def attempts(request):
+    """The battery's results for a (vantage, provider) pair, run once per worker, and the
+    lab it ran against (the host reaches only the lab with published ports)."""
+    def get(vantage: str, service: str):
+        lab = request.getfixturevalue("ports_lab" if vantage == probes.HOST else "lab")
         if (vantage, service) not in _results:
             provider = next(p for p in config.PROVIDERS if p.service == service)
-            _results[vantage, service] = probes.relay_check(lab, vantage, provider)
-        return _results[vantage, service]
+            started = time.time()
+            _results[vantage, service] = started, probes.relay_check(lab, vantage, provider)
+        return lab, *_results[vantage, service]
     return get
 
 
@@ -55,17 +71,46 @@ def test_relay_trick_is_refused(attempts, vantage, service, third, form, s):
     other = next(p for p in config.PROVIDERS if p is not provider)
     domain = other.domain if third == "other-provider" else third
     server_name = provider.mx if s == "mx" else provider.domain
-    [attempt] = [a for a in attempts(vantage, service)
+    _, _, tried = attempts(vantage, service)
+    [attempt] = [a for a in tried
                  if a.form == form and a.third_party == domain and a.server_name == server_name]
     assert RELAY_DENIED.fullmatch(attempt.reply), (attempt.mail_from, attempt.rcpt_to, attempt.reply)
     assert attempt.verdict == "refused"
 
 
-def test_the_battery_queued_nothing(attempts, container):
-    for pair in PAIRS:
-        attempts(*pair)
-    for p in config.PROVIDERS:
-        assert container(p.service).queue() == [], f"{p.service} queued something"
+@pytest.mark.parametrize(("vantage", "service"), [pytest.param(v, s, marks=_pair_marks(v, s),
+                                                               id=f"{v}->{s}") for v, s in PAIRS])
+def test_the_battery_queued_nothing(attempts, vantage, service):
+    """The server refused every attempt before a queue file existed: its log holds one
+    NOQUEUE refusal of the recipient per attempt, under the battery's EHLO name."""
+    lab, started, tried = attempts(vantage, service)
+    provider = Container(service, lab.container(service))
+    refused = refusals(provider, tried[0].helo, started)
+    assert len(refused) == len(tried), f"{len(tried)} attempts, {len(refused)} refused in the log"
+    assert all(" 554 5.7.1 " in line and "reject: RCPT from " in line for line in refused)
+
+
+@pytest.mark.disruptive
+def test_the_battery_detects_an_open_relay(lab, outsider, container):
+    """Twin of the two tests above: with A made an open relay on purpose, the battery
+    reports RELAYED, the log no longer holds a refusal per attempt, and a complete
+    relay attempt leaves A's queue for B."""
+    faults.open_relay(lab, True)
+    try:
+        started = time.time()
+        tried = probes.relay_check(lab, "outsider", config.PROVIDER_A)
+        assert sum(a.relayed for a in tried) >= len(tried) // 2, relaycheck.table(tried)
+        refused = refusals(container("provider-a"), tried[0].helo, started)
+        assert len(refused) < len(tried)
+        spam = make_message("spammer@nowhere.example", config.Y2, subject="relayed on purpose")
+        session = swaks(outsider, "--server", config.PROVIDER_A.mx, "--from", "spammer@nowhere.example",
+                        "--to", config.Y2, message=spam.as_bytes())
+        assert session.data_reply.startswith("250 2.0.0 Ok: queued as ")
+    finally:
+        faults.open_relay(lab, False)
+    b = container("provider-b")
+    wait_until(lambda: b.messages_with(config.Y2, spam["Message-ID"]), "the relayed message at B")
+    b.delete_message(config.Y2, spam["Message-ID"])
 
 
 @pytest.mark.parametrize("sender", ["<>", f"<{config.Y2}>", "<anyone@nowhere.example>"])
@@ -87,4 +132,4 @@ def test_unknown_user_is_refused_at_rcpt(outsider, provider_b):
         "550 5.1.1 <nobody@provider-b.test>: Recipient address rejected: "
         "User unknown in virtual mailbox table"
     )
-    assert provider_b.queue() == []
+    assert provider_b.queued_for("nobody@provider-b.test") == []

@@ -1,31 +1,42 @@
 """Bad input gets a protocol error (or, after too many errors, a clean disconnect),
 nothing partial is delivered, and the next well-behaved client is served normally.
 
-Each case is one connection: steps sent one at a time, a regex for the reply to the
-last step, and whether the server hangs up. A message refused for bare LF ends the
-transaction, not the session: the server keeps talking to that client."""
+Each case is one connection: steps sent one at a time, a regex for the last reply the
+server gave, and whether the server hangs up. Every message body sent carries a
+Message-ID (MARKER) that must never arrive; a message refused for bare LF ends the
+transaction, not the session, and a well-formed message sent next on the same session
+(CONTROL) does arrive: the proof that "never arrived" was looked for where it would be.
+A client that vanishes mid-DATA is found in the server's log by its own port."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass
 
 import pytest
 
-from lab.config import PROVIDER_A, X, Y
-from tests.harness import STARTTLS, auth_plain, new_message_id, raw_session
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from tests.harness import STARTTLS, auth_plain, new_message_id, raw_session, settle, wait_until
 
 SMTP_A, MX_A, POP_A = PROVIDER_A.smtp, PROVIDER_A.mx, PROVIDER_A.pop
 EHLO = b"EHLO client.example\r\n"
-MARKER = new_message_id("bad-input")  # in every message body sent here: none may arrive
+MARKER = new_message_id("bad-input")  # in every bad message body sent here: none may arrive
+CONTROL = new_message_id("well-formed")  # a good message after a refused one: it arrives
 
 
 def envelope(rcpt: str = X) -> list[bytes]:
     return [EHLO, b"MAIL FROM:<someone@nowhere.example>\r\n", f"RCPT TO:<{rcpt}>\r\n".encode()]
 
 
-def body(text: bytes) -> bytes:
-    return b"Message-ID: " + MARKER.encode() + b"\r\nSubject: bad input\r\n\r\n" + text
+def body(text: bytes, message_id: str = MARKER) -> bytes:
+    return b"Message-ID: " + message_id.encode() + b"\r\nSubject: bad input\r\n\r\n" + text
+
+
+def well_formed(rcpt: str) -> list[bytes]:
+    """A complete, correct transaction with the CONTROL Message-ID."""
+    return [b"MAIL FROM:<x@provider-a.test>\r\n", f"RCPT TO:<{rcpt}>\r\n".encode(), b"DATA\r\n",
+            body(b"a proper line\r\n", CONTROL) + b"\r\n.\r\n"]
 
 
 @dataclass
@@ -37,7 +48,6 @@ class Case:
     pregreet: bool = False
     hangup: bytes | None = None
     login: bool = False  # 587: STARTTLS and AUTH as X first
-    host: str = field(default="")
 
 
 BARE_LF = r"550 5\.5\.2 mx\.provider-a\.test Error: bare <LF> received\r\n"
@@ -46,6 +56,9 @@ SMTP_CASES = {
     "bare LF ending a command": Case(25, [b"EHLO client.example\n"], BARE_LF, closed=True),
     "bare LF inside DATA": Case(25, [*envelope(), b"DATA\r\n",
                                      body(b"line one\nline two\n.\n") + b"\r\n.\r\n"], BARE_LF),
+    "bare LF inside DATA, then a good message": Case(
+        25, [*envelope(), b"DATA\r\n", body(b"line one\nline two\n.\n") + b"\r\n.\r\n", *well_formed(X)],
+        r"250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n"),
     "NUL in an address": Case(25, [EHLO, b"MAIL FROM:<some\x00one@nowhere.example>\r\n"],
                               r"501 5\.1\.7 Bad sender address syntax\r\n"),
     "command line of 3000 octets": Case(25, [EHLO, b"X" * 3000 + b"\r\n"],
@@ -99,6 +112,10 @@ SMTP_CASES = {
                                            b"RCPT TO:<y@provider-b.test>\r\n", b"DATA\r\n",
                                            body(b"line one\n.\n") + b"\r\n.\r\n"], BARE_LF,
                                      login=True),
+    "587: bare LF inside DATA, then a good message": Case(
+        587, [b"MAIL FROM:<x@provider-a.test>\r\n", b"RCPT TO:<y@provider-b.test>\r\n", b"DATA\r\n",
+              body(b"line one\n.\n") + b"\r\n.\r\n", *well_formed(Y)],
+        r"250 2\.0\.0 Ok: queued as [0-9A-F]+\r\n", login=True),
     "587: hanging up in the middle of DATA": Case(587, [b"MAIL FROM:<x@provider-a.test>\r\n",
                                                         b"RCPT TO:<y@provider-b.test>\r\n", b"DATA\r\n"],
                                                   r"354 .*\r\n", hangup=body(b"half a mess"), login=True),
@@ -129,34 +146,50 @@ def run_case(case: Case, client, settings):
     steps = case.steps
     if case.login:
         steps = [EHLO, b"STARTTLS\r\n", STARTTLS, EHLO, auth_plain(X, settings.password(X)), *steps]
-    return raw_session(client, host, case.port, steps, pregreet=case.pregreet, hangup=case.hangup)
+    return raw_session(client, host, case.port, steps, pregreet=case.pregreet, hangup=case.hangup,
+                       protocol="pop3" if case.port == 110 else "smtp")
 
 
 def assert_still_serving(client, port: int) -> None:
     host = {25: MX_A, 587: SMTP_A, 110: POP_A}[port]
     if port == 110:
-        session = raw_session(client, host, port, [b"CAPA\r\n", b"QUIT\r\n"])
+        session = raw_session(client, host, port, [b"CAPA\r\n"], protocol="pop3")
         assert session.greeting.startswith("+OK") and session.replies[0].startswith("+OK")
     else:
-        session = raw_session(client, host, port, [EHLO, b"QUIT\r\n"])
+        session = raw_session(client, host, port, [EHLO])
         assert session.greeting.startswith("220 ") and session.replies[0].startswith("250-")
+    assert not session.closed and session.quit is not None
+
+
+def recipient_mailbox(case: Case, container) -> tuple:
+    """Where a message of this case would have gone: X's mailbox (25) or Y's (587)."""
+    return (container(PROVIDER_A.service), X) if case.port == 25 else (container(PROVIDER_B.service), Y)
 
 
 @pytest.mark.parametrize("name", list(SMTP_CASES) + [f"110: {n}" for n in POP3_CASES])
-def test_bad_input(name, client_x, settings):
+def test_bad_input(name, client_x, settings, container):
     case = SMTP_CASES.get(name) or POP3_CASES[name.removeprefix("110: ")]
+    started = time.time()
     session = run_case(case, client_x, settings)
-    last = session.replies[-1] if session.replies else session.greeting
-    assert re.fullmatch(case.expect, last, re.DOTALL), session.transcript[-600:]
-    assert session.closed == case.closed, session.transcript[-600:]
+    assert re.fullmatch(case.expect, session.last, re.DOTALL), session.transcript[-600:]
+    if case.hangup is None:
+        assert session.closed == case.closed, session.transcript[-600:]
+    else:  # the client dropped the line: the server noticed, for this very connection
+        client = settings.address("client-x", "access-a")
+        lost = re.compile(rf"lost connection after DATA \(\d+ bytes\) from unknown\[{client}\]:"
+                          rf"{session.local_port}$", re.MULTILINE)
+        a = container(PROVIDER_A.service)
+        wait_until(lambda: lost.search(a.log(since=started - 1)),
+                   f"A noticing the lost connection ({session.local_port})")
     assert_still_serving(client_x, case.port)
-
-
-def test_nothing_partial_was_delivered(container, settings):
-    """None of the messages above arrived anywhere or waits in a queue."""
-    for service, mailbox in (("provider-a", X), ("provider-b", Y)):
-        provider = container(service)
-        assert provider.messages_with(mailbox, MARKER) == []
-        assert provider.queue() == []
-    log = container("provider-a").log()
-    assert "lost connection after DATA" in log
+    if case.port == 110 or not any(isinstance(s, bytes) and MARKER.encode() in s
+                                   for s in [*case.steps, case.hangup or b""]):
+        return
+    # A body was sent: nothing of it may arrive, once nothing is left on its way.
+    provider, mailbox = recipient_mailbox(case, container)
+    settle([container(PROVIDER_A.service), container(PROVIDER_B.service)], mailbox)
+    assert provider.messages_with(mailbox, MARKER) == []
+    if CONTROL.encode() in b"".join(s for s in case.steps if isinstance(s, bytes)):
+        arrived = wait_until(lambda: provider.messages_with(mailbox, CONTROL), "the well-formed message")
+        assert len(arrived) == 1
+        provider.delete_message(mailbox, CONTROL)

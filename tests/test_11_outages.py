@@ -10,7 +10,17 @@ import pytest
 
 from lab import faults
 from lab.config import Y2, X, Y
-from tests.harness import Container, deferred, delivery_bound, message_ids, submit_many, wait_until
+from tests.harness import (
+    Container,
+    Submitted,
+    deferred,
+    deferred_entry,
+    delivery_bound,
+    message_ids,
+    settle,
+    submit_many,
+    wait_until,
+)
 
 B_MX = r"mx\.provider-b\.test\[{ip}\]"
 CAUSES = {  # what A's queue says while the fault lasts (postqueue -j delay_reason)
@@ -37,33 +47,39 @@ def fault(lab):
         f.cure(lab)
 
 
-def submit_as_x(lab, count: int, tag: str, recipient: str = Y, **options) -> list[str]:
-    """X submits `count` messages to A by address (the DNS may be down); their Message-IDs."""
+def submit_as_x(lab, count: int, tag: str, recipient: str = Y, **options) -> list[Submitted]:
+    """X submits `count` messages to A by address (the DNS may be down)."""
     client = Container("client-x", lab.container("client-x"))
     results = submit_many(client, X, lab.settings.password(X), recipient, count, tag,
                           host=lab.settings.address("provider-a"), **options)
-    assert all(code == 250 for _, code, _ in results), results
-    return [mid for mid, _, _ in results]
+    assert all(r.code == 250 for r in results), results
+    return results
+
+
+def in_queue(provider, queue_id: str) -> dict | None:
+    """The queue entry of one message, by its queue id (None: not in the queue)."""
+    return next((m for m in provider.queue() if m["queue_id"] == queue_id), None)
 
 
 @pytest.mark.disruptive
 @pytest.mark.parametrize("name", list(CAUSES))
 def test_a_keeps_the_mail_and_retries_by_itself(lab, settings, fault, provider_a, container, name):
     f = fault(name)
-    [mid] = submit_as_x(lab, 1, f"outage-{name}")  # 250 at once: X need not retry
+    [sent] = submit_as_x(lab, 1, f"outage-{name}")  # 250 at once: X need not retry
     cause = re.compile(CAUSES[name].format(ip=re.escape(settings.address("provider-b"))))
-    waiting = wait_until(lambda: deferred(provider_a), "the message deferred in A's queue",
-                         context=lambda: provider_a.log(tail=10))
-    [recipient] = waiting[0]["recipients"]
+    waiting = wait_until(lambda: deferred_entry(provider_a, sent.queue_id),
+                         f"{sent.queue_id} deferred in A's queue", context=lambda: provider_a.log(tail=10))
+    [recipient] = waiting["recipients"]
     assert recipient["address"] == Y
     assert cause.search(recipient["delay_reason"]), recipient["delay_reason"]
-    queue_id = waiting[0]["queue_id"]
-    assert re.search(rf"{queue_id}: to=<{Y}>, .*dsn=4\.\d\.\d, status=deferred", provider_a.log())
+    assert re.search(rf"{sent.queue_id}: to=<{Y}>, .*dsn=4\.\d\.\d, status=deferred", provider_a.log())
 
     f.cure(lab)
-    wait_until(lambda: container("provider-b").messages_with(Y, mid), f"{mid} at Y after the restore",
+    b = container("provider-b")
+    wait_until(lambda: b.messages_with(Y, sent.message_id), f"{sent.message_id} at Y after the restore",
                timeout=delivery_bound(settings), context=lambda: provider_a.log(tail=10))
-    assert provider_a.queue() == []
+    wait_until(lambda: in_queue(provider_a, sent.queue_id) is None, f"{sent.queue_id} gone from A's queue")
+    b.delete_message(Y, sent.message_id)
 
 
 @pytest.mark.disruptive
@@ -71,21 +87,24 @@ def test_exactly_once_around_an_outage(lab, settings, fault, provider_a, contain
     """100 messages: 20 before B goes down, 60 while it is down, 20 after it is back.
     Every Message-ID arrives exactly once; nothing is lost or duplicated."""
     b = container("provider-b")
+    settle([provider_a, b], Y2)
     b.empty_mailbox(Y2)
     sent = submit_as_x(lab, 20, "volume-before", recipient=Y2)
     outage = fault("b-down")
-    sent += submit_as_x(lab, 60, "volume-during", recipient=Y2)
-    wait_until(lambda: len(deferred(provider_a)) >= 60, "the 60 messages deferred on A")
+    during = submit_as_x(lab, 60, "volume-during", recipient=Y2)
+    during_ids = {s.queue_id for s in during}
+    wait_until(lambda: during_ids <= {m["queue_id"] for m in deferred(provider_a)},
+               "the 60 messages deferred on A")
     outage.cure(lab)
-    sent += submit_as_x(lab, 20, "volume-after", recipient=Y2)
+    sent += during + submit_as_x(lab, 20, "volume-after", recipient=Y2)
     b = container("provider-b")
-    wait_until(lambda: len(b.messages(Y2)) >= len(sent) and provider_a.queue() == [],
-               "all 100 messages at Y2 and A's queue empty", timeout=delivery_bound(settings) + 30)
+    settle([provider_a, b], Y2)  # nothing more can arrive: count now
     received = message_ids(b.messages(Y2))
-    lost = set(sent) - set(received)
+    mids = [s.message_id for s in sent]
+    lost = set(mids) - set(received)
     duplicated = {mid for mid in received if received.count(mid) > 1}
-    assert (len(sent), lost, duplicated) == (100, set(), set())
-    assert sorted(received) == sorted(sent)
+    assert (len(mids), lost, duplicated) == (100, set(), set())
+    assert sorted(received) == sorted(mids)
     b.empty_mailbox(Y2)
 
 
@@ -93,20 +112,24 @@ def test_exactly_once_around_an_outage(lab, settings, fault, provider_a, contain
 def test_queue_and_mailboxes_survive_recreated_containers(lab, settings, fault, container):
     outage = fault("b-down")
     sent = submit_as_x(lab, 5, "persist")
-    wait_until(lambda: len(deferred(container("provider-a"))) == 5, "5 messages deferred on A")
+    queue_ids = {s.queue_id for s in sent}
+    wait_until(lambda: queue_ids <= {m["queue_id"] for m in deferred(container("provider-a"))},
+               "the 5 messages deferred on A")
 
     lab.compose("rm", "--stop", "--force", "provider-a", capture=True)
     lab.compose("up", "-d", "--no-deps", "provider-a", capture=True)
     lab.wait_healthy(timeout=60, services=("provider-a",))
-    queue = container("provider-a").queue()
-    assert len(queue) == 5, f"A's new container lost its queue: {queue}"
+    kept = {m["queue_id"] for m in container("provider-a").queue()}
+    assert queue_ids <= kept, f"A's new container lost queued mail: {queue_ids - kept}"
 
     outage.cure(lab)
-    wait_until(lambda: all(container("provider-b").messages_with(Y, m) for m in sent),
+    wait_until(lambda: all(container("provider-b").messages_with(Y, s.message_id) for s in sent),
                "the 5 messages at Y", timeout=delivery_bound(settings))
 
     lab.compose("rm", "--stop", "--force", "provider-b", capture=True)
     lab.compose("up", "-d", "--no-deps", "provider-b", capture=True)
     lab.wait_healthy(timeout=60)
     b = container("provider-b")
-    assert all(len(b.messages_with(Y, m)) == 1 for m in sent), "B's new container lost Y's mail"
+    assert all(len(b.messages_with(Y, s.message_id)) == 1 for s in sent), "B's new container lost Y's mail"
+    for s in sent:
+        b.delete_message(Y, s.message_id)

@@ -12,8 +12,17 @@ import pytest
 from lab import access, config, exercises, faults
 from lab.config import PROVIDER_A, PROVIDER_B, SERVICES, X, Y
 from lab.markdown import render
-from tests.harness import deferred, fill_mailbox, submit_many, wait_until
-from tests.solutions import SOLUTIONS, lab_command, mailbox_count, swaks_x_to, type_in_shell, wait_for_check
+from tests.harness import deferred_entry, fill_mailbox, submit_many, wait_until
+from tests.solutions import (
+    SOLUTIONS,
+    lab_command,
+    lab_ok,
+    mailbox_count,
+    swaks_x_to,
+    type_in_shell,
+    wait_for_attempt,
+    wait_for_check,
+)
 
 EXERCISES = exercises.all_exercises()
 
@@ -54,7 +63,7 @@ def test_unknown_exercise_says_which_exist(lab, capsys):
 @pytest.mark.disruptive
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.number:02d}-{e.slug}")
 def test_check_fails_on_a_clean_lab_and_passes_after_the_solution(lab, exercise):
-    lab_command(lab, "reset")
+    lab_ok(lab, "reset")
     code, out = lab_command(lab, "check", str(exercise.number))
     assert code == 1, out
     steps = len(exercise.steps)
@@ -70,7 +79,7 @@ def test_check_fails_on_a_clean_lab_and_passes_after_the_solution(lab, exercise)
 
 @pytest.mark.disruptive
 def test_reset_cleans_a_dirtied_lab(lab, container):
-    lab_command(lab, "reset")
+    lab_ok(lab, "reset")
     swaks_x_to(lab)
     wait_until(lambda: mailbox_count(lab, Y) == 1, "mail in Y's mailbox")
     type_in_shell(lab, "client-x", "echo dirty")
@@ -78,15 +87,24 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     settings = lab.settings
     other_profile = next(p for p in config.RETRY_PROFILES if p != settings.retry_profile)
     other_answer = next(m for m in config.QUOTA_FULL_MODES if m != settings.quota_full)
-    for command in (["open-relay", "on"], ["quota-full", other_answer], ["retry-profile", other_profile],
-                    ["fault", "b-down"]):
-        assert lab_command(lab, *command)[0] == 0, command
-    swaks_x_to(lab)
-    wait_until(lambda: deferred(container(PROVIDER_A.service)), "a message waiting in A's queue")
+    for command in (["open-relay", "on"], ["quota-full", other_answer], ["retry-profile", other_profile]):
+        lab_ok(lab, *command)
+    a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
+    assert f"quota-full-mode {other_answer}" in b.output("cat", "/etc/dovecot/quota-full.conf")
+    lab_ok(lab, "fault", "b-down")
+    waiting = swaks_x_to(lab)
+    wait_for_attempt(lab, PROVIDER_A.service, waiting, "deferred",
+                     lambda m: any(a.status == "deferred" for a in m.attempts))
     for who in ("x", "y"):
-        assert lab_command(lab, "hangup", who)[0] == 0
-    code, out = lab_command(lab, "reset")
-    assert code == 0, out
+        lab_ok(lab, "hangup", who)
+    # The lab is dirty in every way reset undoes (each checked, so the reset has work).
+    assert "echo dirty" in container("client-x").output("cat", config.SHELL_HISTORY)
+    assert a.postconf("smtpd_tls_auth_only") == "no" and faults.is_open_relay(lab)
+    assert lab.states()[PROVIDER_B.service] == "exited"
+    assert not access.is_online(lab, "x") and not access.is_online(lab, "y")
+    assert [m["queue_name"] for m in a.queue()] == ["deferred"]
+    assert a.postconf("maximal_backoff_time") == config.RETRY_PROFILES[other_profile]["maximal_backoff_time"]
+    lab_ok(lab, "reset")
     assert all(lab.states()[s] == "healthy" for s in SERVICES)
     assert access.is_online(lab, "x") and access.is_online(lab, "y")
     assert not faults.is_open_relay(lab)
@@ -105,7 +123,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
 
 @pytest.mark.disruptive
 def test_trace_of_a_delivered_message(lab, client_x, settings):
-    lab_command(lab, "reset")
+    lab_ok(lab, "reset")
     [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-sent")
     assert code == 250
     wait_until(lambda: mailbox_count(lab, Y) == 1, "the message at Y")
@@ -122,15 +140,16 @@ def test_trace_of_a_delivered_message(lab, client_x, settings):
 
 @pytest.mark.disruptive
 def test_trace_of_a_deferred_message(lab, client_x, settings, container):
-    lab_command(lab, "reset")
-    lab_command(lab, "fault", "b-refuses")
+    lab_ok(lab, "reset")
+    lab_ok(lab, "fault", "b-refuses")
     try:
-        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-deferred")
-        assert code == 250
-        wait_until(lambda: deferred(container(PROVIDER_A.service)), "the message deferred at A")
-        code, out = lab_command(lab, "trace", mid)
+        [sent] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-deferred")
+        assert sent.code == 250
+        wait_until(lambda: deferred_entry(container(PROVIDER_A.service), sent.queue_id),
+                   f"{sent.queue_id} deferred at A")
+        code, out = lab_command(lab, "trace", sent.message_id)
     finally:
-        lab_command(lab, "reset")
+        lab_ok(lab, "reset")
     assert code == 0
     assert "deferred, A keeps it and retries" in out and "450 4.3.2" in out
     assert f"Now: waiting in {PROVIDER_A.service}'s queue" in out
@@ -138,14 +157,15 @@ def test_trace_of_a_deferred_message(lab, client_x, settings, container):
 
 @pytest.mark.disruptive
 def test_trace_of_a_bounced_message(lab, client_x, settings, container):
-    lab_command(lab, "reset")
-    fill_mailbox(container(PROVIDER_B.service), Y, config.size_in_bytes(settings.mailbox_quota) - 600 * 1024)
-    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-bounced", size=1024 * 1024)
+    lab_ok(lab, "reset")
+    size = config.size_in_bytes(settings.mailbox_quota) // 10
+    fill_mailbox(container(PROVIDER_B.service), Y, config.size_in_bytes(settings.mailbox_quota) - size // 2)
+    [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-bounced", size=size)
     assert code == 250
-    a = container(PROVIDER_A.service)
-    wait_until(lambda: "sender non-delivery notification" in a.log(tail=30), "the bounce")
+    wait_for_attempt(lab, PROVIDER_A.service, mid, "returned to X",
+                     lambda m: any(kind == "non-delivery" for _, kind, _ in m.notices))
     code, out = lab_command(lab, "trace", mid)
-    lab_command(lab, "reset")
+    lab_ok(lab, "reset")
     assert code == 0
     assert "bounced (5.2.2)" in out and "Mailbox is full" in out
     assert "non-delivery notification" in out and f"returned to {X}" in out

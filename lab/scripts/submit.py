@@ -5,7 +5,8 @@ SPEC: {"host", "port": 587, "user", "password", "recipient", "tag",
        "sessions": 1, "per_session": 1, "size": 200 (body bytes),
        "rcpt_options": ["NOTIFY=SUCCESS"], "tls_name": name to verify when host is an address}
 Each session logs in once (STARTTLS + AUTH) and sends its messages one after the
-other; sessions run side by side. Message-IDs are <TAG.SESSION.N@maillab.test>.
+other; sessions run side by side. Message-IDs are <TAG.SESSION.N.RUN@maillab.test>, RUN
+random per invocation, so that no two submissions share one.
 Prints {"started": time.time() of the first message, "seconds", "results":
 [[message_id, reply code, reply text], ...]} in session order.
 """
@@ -16,10 +17,13 @@ import ssl
 import sys
 import threading
 import time
+import uuid
+
+RUN = uuid.uuid4().hex[:12]
 
 
 def message(spec: dict, session: int, n: int) -> tuple[str, bytes]:
-    message_id = f"<{spec['tag']}.{session}.{n}@maillab.test>"
+    message_id = f"<{spec['tag']}.{session}.{n}.{RUN}@maillab.test>"
     size = spec.get("size", 200)
     body = "".join(("x" * 75 + "\r\n") for _ in range(size // 77)) + "x" * (size % 77)
     text = (f"From: {spec['user']}\r\nTo: {spec['recipient']}\r\nSubject: {spec['tag']} {session}.{n}\r\n"

@@ -1,12 +1,21 @@
-"""Send exact bytes to a server and record what it answers: `python3 - SPEC_JSON`.
+"""Send exact bytes to an SMTP or POP3 server and record, byte for byte, what it
+answers: `python3 - SPEC_JSON` inside a client container (standard library only).
 
-SPEC: {"host": ..., "port": 25, "pregreet": false, "steps": [STEP, ...], "hangup": B64}
-A STEP is base64 bytes to send, then one reply is read; or "STARTTLS", which switches
-the connection to TLS (after the server's 220 or +OK to the STARTTLS/STLS step sent
-before it). The greeting is read first, unless "pregreet": then the first step is sent
-before the server has spoken. "hangup": bytes sent at the end without waiting, before
-closing (a client that disconnects mid-DATA); without it, QUIT is sent last, and a
-server that does not answer it had hung up. Prints {"greeting", "replies", "closed"}.
+SPEC: {"host", "port", "protocol": "smtp" | "pop3", "tls": "none" | "implicit",
+       "pregreet": false, "steps": [STEP, ...], "hangup": B64}
+A STEP is base64 bytes to send, after which exactly one reply is read; or "STARTTLS",
+which switches the connection to TLS (after the server's go-ahead to the step before).
+Replies are split by the protocol's own rules (an SMTP reply ends with a "NNN " line; a
+POP3 reply is one status line, plus data up to "." for the multi-line commands), so a
+reply that arrives early or together with another is never merged or lost.
+"pregreet": the first step is sent before the server has spoken. "hangup": bytes sent
+at the end without waiting, then the connection is dropped (a client that vanishes
+mid-DATA). Otherwise QUIT is sent last: a server that had hung up answers it with the
+end of the connection, a server still serving with a reply.
+
+Prints {"greeting", "replies": [reply or null (no reply in time) per step], "closed":
+the server ended the connection before our QUIT, "quit": its reply to QUIT, "timed_out",
+"local_port": our port, as the server logs it}.
 """
 
 import base64
@@ -16,62 +25,112 @@ import socket
 import ssl
 import sys
 
-FIRST_BYTE = 8.0  # seconds to wait for a reply to begin (Postfix may delay on errors)
-COMPLETE = re.compile(rb"(^|\r\n)(\d{3} [^\r\n]*|[+-](OK|ERR)[^\r\n]*|\.)\r\n$")
+REPLY_TIMEOUT = 8.0  # seconds for a reply (Postfix may delay one on errors)
+SMTP_LAST_LINE = re.compile(rb"^\d{3}(?: [^\r\n]*)?\r?\n")
 
 
-def read_reply(sock: socket.socket) -> tuple[str, bool]:
-    """Read until a reply is complete (an SMTP final line, a POP3 status line or the
-    "." of a multi-line one) or the server hangs up."""
-    data, closed = b"", False
-    sock.settimeout(FIRST_BYTE)
-    try:
-        while not COMPLETE.search(data):
-            chunk = sock.recv(65536)
-            if not chunk:
-                closed = True
+def pop3_multiline(command: bytes) -> bool:
+    """Whether a POP3 command's +OK reply goes on with data lines up to "." (RFC 1939)."""
+    words = command.split()
+    verb = words[0].upper() if words else b""
+    return verb in (b"CAPA", b"RETR", b"TOP") or (verb in (b"LIST", b"UIDL") and len(words) == 1)
+
+
+class Connection:
+    def __init__(self, sock: socket.socket, protocol: str) -> None:
+        self.sock, self.protocol = sock, protocol
+        self.buffer, self.closed, self.timed_out = b"", False, False
+
+    def _fill(self) -> bool:
+        """Read more bytes; False when the server ended the connection or was silent."""
+        try:
+            chunk = self.sock.recv(65536)
+        except (socket.timeout, TimeoutError):
+            self.timed_out = True
+            return False
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            chunk = b""
+        if not chunk:
+            self.closed = True
+            return False
+        self.buffer += chunk
+        return True
+
+    def _line(self) -> bytes | None:
+        while b"\n" not in self.buffer:
+            if self.closed or not self._fill():
+                return None
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line + b"\n"
+
+    def reply(self, command: bytes = b"") -> str | None:
+        """The next complete reply (to `command`, which tells a multi-line POP3 one)."""
+        self.sock.settimeout(REPLY_TIMEOUT)
+        lines = []
+        while True:
+            line = self._line()
+            if line is None:
+                return b"".join(lines).decode("utf-8", "surrogateescape") if lines else None
+            lines.append(line)
+            if self.protocol == "smtp":
+                if SMTP_LAST_LINE.match(line):
+                    break
+            elif len(lines) == 1:
+                if not (line.startswith(b"+OK") and pop3_multiline(command)):
+                    break
+            elif line in (b".\r\n", b".\n"):
                 break
-            data += chunk
-    except (socket.timeout, TimeoutError):
-        pass
-    except ConnectionResetError:
-        closed = True
-    return data.decode("utf-8", "replace"), closed
+        return b"".join(lines).decode("utf-8", "surrogateescape")
 
 
 def main() -> None:
     spec = json.loads(sys.argv[1])
     steps = spec["steps"]
+    context = ssl.create_default_context()
     sock = socket.create_connection((spec["host"], spec["port"]), timeout=10)
+    local_port = sock.getsockname()[1]
+    if spec.get("tls") == "implicit":
+        sock = context.wrap_socket(sock, server_hostname=spec["host"])
+    conn = Connection(sock, spec.get("protocol", "smtp"))
+    replies: list = []
+    last = b""
     if spec.get("pregreet"):
-        sock.sendall(base64.b64decode(steps[0]))
+        last = base64.b64decode(steps[0])
+        sock.sendall(last)
         steps = steps[1:]
-    greeting, closed = read_reply(sock)
-    replies = []
+    greeting = conn.reply()
+    if spec.get("pregreet"):
+        replies.append(conn.reply(last))
     for step in steps:
-        if closed:
-            break
-        if step == "STARTTLS":
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=spec["host"])
+        if conn.closed or conn.timed_out:
+            replies.append(None)
             continue
+        if step == "STARTTLS":
+            conn.sock = context.wrap_socket(conn.sock, server_hostname=spec["host"])
+            continue
+        last = base64.b64decode(step)
         try:
-            sock.sendall(base64.b64decode(step))
+            conn.sock.sendall(last)
         except OSError:
-            closed = True
-            break
-        reply, closed = read_reply(sock)
-        if reply:
-            replies.append(reply)
-    if spec.get("hangup") and not closed:
-        sock.sendall(base64.b64decode(spec["hangup"]))
-    elif not closed:
+            conn.closed = True
+        replies.append(conn.reply(last))
+    quit_reply = None
+    if spec.get("hangup"):
+        if not conn.closed:
+            conn.sock.sendall(base64.b64decode(spec["hangup"]))
+        # Drop the connection at once (RST), as a client that vanishes does.
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    elif not conn.closed and not conn.timed_out:
+        # A server still serving answers QUIT; one that had hung up (after its last
+        # reply) ends the connection instead, and conn.closed says so.
         try:
-            sock.sendall(b"QUIT\r\n")
-            closed = not read_reply(sock)[0]
+            conn.sock.sendall(b"QUIT\r\n")
+            quit_reply = conn.reply(b"QUIT")
         except OSError:
-            closed = True
-    sock.close()
-    print(json.dumps({"greeting": greeting, "replies": replies, "closed": closed}))
+            conn.closed = True
+    conn.sock.close()
+    print(json.dumps({"greeting": greeting, "replies": replies, "closed": conn.closed, "quit": quit_reply,
+                      "timed_out": conn.timed_out, "local_port": local_port}))
 
 
 main()
