@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # TEST_WORKERS=0 runs it in one process, with one lab.
 TEST_WORKERS ?= 4
 
-.PHONY: help up down clean build config shell relay-check fault restore bench test lint \
+.PHONY: help up down clean build config status shell relay-check fault restore bench test lint \
 	lab show check reset trace dial hangup install
 
 help: ## list the targets
@@ -36,6 +36,9 @@ build: ## (re)build the images, and the Debian base image if no registry has it
 config: ## check .env and show every value derived from it
 	@$(LAB) config
 
+status: ## each service's state, and whether X and Y are dialled in
+	@$(LAB) status
+
 shell: ## open a shell in a container: make shell SERVICE=client-x
 	@$(LAB) shell $(SERVICE)
 
@@ -48,7 +51,7 @@ fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down
 restore: ## undo a fault (make restore FAULT=...), or all of them
 	@$(LAB) restore $(FAULT)
 
-bench: ## measure start-up, latency, throughput, recovery, memory, labs per machine (.lab/bench.json)
+bench: ## measure start-up, idle cost, latency, throughput, memory, the suite, labs per machine
 	@$(LAB) bench
 
 # --- the learner's side: exercises (lab/exercises/) and the `lab` command ---------------

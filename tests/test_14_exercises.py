@@ -55,6 +55,13 @@ def test_list_shows_every_exercise(lab):
         assert re.search(rf"^\s+{exercise.number}\. {re.escape(exercise.title)}", out, re.M)
 
 
+def test_status_names_every_service_and_who_is_dialled_in(lab):
+    out = lab_ok(lab, "status")
+    for service in SERVICES:
+        assert re.search(rf"^\s+{service}\s+healthy", out, re.M), out
+    assert out.count("(dialled in)") == 2, out
+
+
 def test_unknown_exercise_says_which_exist(lab, capsys):
     assert lab_command(lab, "check", "42")[0] == 1
     assert "there is no exercise 42: the exercises are 1, 2, 3" in capsys.readouterr().err

@@ -1,0 +1,303 @@
+"""The bench's measurements, each on a lab of its own (see lab/bench/__init__.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lab import config, faults
+from lab.checker import count_mailbox
+from lab.compose import Lab, LabError, compose_command, docker, docker_exec
+
+HERE = Path(__file__).parent
+# The bench's own lab is LAB_ID 8 (project maillab-8): its host ports stay below
+# Linux's ephemeral range (32768 on). Its classroom labs are maillab-bench-N, with no
+# host ports, so that a teacher's class (maillab-1 ...) is never touched.
+BENCH_LAB_ID, BENCH_PROJECT = 8, "maillab-bench"
+OVERRIDES = {"MAX_RECIPIENTS_PER_MINUTE": "0", "MAILBOX_QUOTA": "4G"}
+X, Y2 = config.X, config.Y2
+
+
+def _environ(**extra: str) -> dict[str, str]:
+    return {**config.read_env_file(config.ENV_FILE), **os.environ, **OVERRIDES, **extra}
+
+
+def bench_lab() -> Lab:
+    return Lab(config.load(lab_id=BENCH_LAB_ID, environ=_environ()))
+
+
+def class_lab(n: int) -> Lab:
+    environ = _environ(PUBLISH_PORTS="off")
+    return Lab(config.load(lab_id=n, project=f"{BENCH_PROJECT}-{n}", environ=environ))
+
+
+def _say(text: str) -> None:
+    print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def _run_script(lab: Lab, service: str, script: Path, spec: dict) -> dict | list:
+    done = docker_exec(lab.container(service), ["python3", "-", json.dumps(spec)],
+                       input=script.read_bytes(), timeout=600)
+    if done.returncode:
+        raise LabError(f"{script.name} in {service}: {done.stderr.decode().strip()[-500:]}")
+    return json.loads(done.stdout)
+
+
+def _submit(lab: Lab, tag: str) -> dict:
+    """X submits one message through A to Y2 (lab/scripts/submit.py); its report."""
+    spec = {"host": config.PROVIDER_A.smtp, "user": X, "password": lab.settings.password(X),
+            "recipient": Y2, "tag": tag}
+    return _run_script(lab, "client-x", config.SUBMIT_SCRIPT, spec)
+
+
+def _summary(values: list[float]) -> dict:
+    ordered = sorted(values)
+    return {
+        "runs": len(values), "median": statistics.median(values), "min": ordered[0], "max": ordered[-1],
+        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], "values": values,
+    }
+
+
+def _mailbox_count(lab: Lab, address: str) -> int:
+    return count_mailbox(lab.container(config.PROVIDER_B.service), address)
+
+
+def _empty(lab: Lab, address: str) -> None:
+    docker_exec(lab.container("provider-b"), ["doveadm", "expunge", "-u", address, "mailbox", "INBOX", "all"])
+
+
+def memory(lab: Lab) -> dict[str, float]:
+    """MiB of memory each service of the lab uses now (docker stats)."""
+    services = {cid: service for service, cid in lab.containers().items()}
+    out = docker("stats", "--no-stream", "--format", "{{.ID}} {{.MemUsage}}", *services)
+    units = {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024, "B": 1 / 1024 / 1024}
+    usage = {}
+    for line in out.splitlines():
+        cid, used = line.split()[:2]
+        unit = next(u for u in units if used.endswith(u))
+        usage[services[cid[:12]]] = round(float(used[: -len(unit)]) * units[unit], 1)
+    return dict(sorted(usage.items()))
+
+
+# --- measurements -------------------------------------------------------------------
+
+
+def compose_variants() -> dict[str, dict[str, str]]:
+    """Each Compose this machine has, as the environment that selects it: v1
+    (docker-compose) and v2 (`docker compose`, the Docker CLI's own plugin, or one put
+    in .lab/compose-v2 by .ci/install-compose-v2)."""
+    variants = {}
+    if shutil.which("docker-compose"):
+        variants["v1"] = {"COMPOSE": "docker-compose"}
+    private = config.STATE_DIR / "compose-v2"
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        variants["v2"] = {"COMPOSE": "docker compose"}
+    elif (private / "cli-plugins" / "docker-compose").exists():
+        variants["v2"] = {"COMPOSE": "docker compose", "DOCKER_CONFIG": str(private)}
+    return variants
+
+
+def warm_up_each_compose(lab: Lab, runs: int) -> dict:
+    """`python3 -m lab up` (what `make up` runs) from a stopped lab, to every service
+    healthy, `runs` times with each Compose the machine has; the lab is up afterwards."""
+    results = {}
+    for name, selected in compose_variants().items():
+        env = _environ(LAB_ID=str(BENCH_LAB_ID), **selected)
+        version = subprocess.run([*selected["COMPOSE"].split(), "version", "--short"], env=env,
+                                 capture_output=True, text=True).stdout.strip()
+        seconds = []
+        for n in range(runs):
+            subprocess.run([sys.executable, "-m", "lab", "down"], env=env, cwd=config.REPO,
+                           capture_output=True, check=True)
+            started = time.monotonic()
+            done = subprocess.run([sys.executable, "-m", "lab", "up"], env=env, cwd=config.REPO,
+                                  capture_output=True, text=True)
+            if done.returncode:
+                raise LabError(f"lab up with Compose {name} failed: {done.stderr[-500:]}")
+            seconds.append(time.monotonic() - started)
+            _say(f"warm up, Compose {name} {version}, {n + 1}/{runs}: {seconds[-1]:.1f} s")
+        results[name] = {"version": version, **_summary(seconds)}
+    lab.wait_healthy(60)
+    return results
+
+
+def _busy_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle and iowait
+    return sum(values) - idle, sum(values)
+
+
+def _busy_percent(seconds: float) -> float:
+    """The machine's busy time over `seconds`, in percent of one core."""
+    busy0, total0 = _busy_jiffies()
+    time.sleep(seconds)
+    busy1, total1 = _busy_jiffies()
+    return 100 * (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
+def idle_cpu(lab: Lab, seconds: int) -> dict:
+    """The whole machine's CPU over `seconds` with the lab up and idle, then with no lab
+    (the lab's containers stopped): what the lab costs at rest is the difference."""
+    with_lab = _busy_percent(seconds)
+    lab.stop(*config.SERVICES)
+    try:
+        without = _busy_percent(seconds)
+    finally:
+        lab.start(*config.SERVICES)
+        lab.wait_healthy(60)
+    result = {"seconds": seconds, "with_lab_pct": with_lab, "without_lab_pct": without,
+              "lab_pct": max(0.0, with_lab - without)}
+    _say(f"idle CPU: {with_lab:.2f} % of a core with the lab at rest, {without:.2f} % without")
+    return result
+
+
+def cold_start(lab: Lab) -> dict:
+    lab.down(volumes=True)
+    images = ["maillab.test/provider:latest", "maillab.test/client:latest", "maillab.test/dns:latest",
+              "debian:bookworm-slim"]
+    subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)
+    started = time.monotonic()
+    lab.up()
+    seconds = time.monotonic() - started
+    _say(f"cold start: {seconds:.0f} s")
+    return {"seconds": seconds}
+
+
+def latency(lab: Lab, count: int) -> dict:
+    s = lab.settings
+    _empty(lab, Y2)
+    values = _run_script(lab, "client-x", HERE / "latency.py", {
+        "sender": X, "password": s.password(X), "recipient": Y2, "recipient_password": s.password(Y2),
+        "count": count, "smtp_host": config.PROVIDER_A.smtp, "pop_host": config.PROVIDER_B.pop})
+    result = _summary([v * 1000 for v in values])  # milliseconds
+    _say(f"latency: p50 {result['median']:.0f} ms, p95 {result['p95']:.0f} ms over {count}")
+    return result
+
+
+def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
+    _empty(lab, Y2)
+    spec = {"host": config.PROVIDER_A.smtp, "user": X, "password": lab.settings.password(X),
+            "recipient": Y2, "tag": f"load{size}", "sessions": sessions, "per_session": total // sessions,
+            "size": size}
+    command = ["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)]
+    load = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    load.stdin.write(config.SUBMIT_SCRIPT.read_bytes())
+    load.stdin.close()
+    time.sleep(1.5)
+    under_load = memory(lab)
+    report = json.loads(load.stdout.read())
+    load.wait()
+    report["submitted"] = sum(code == 250 for _, code, _ in report["results"])
+    report["refused"] = len(report["results"]) - report["submitted"]
+    deadline = time.time() + 300
+    while (delivered := _mailbox_count(lab, Y2)) < report["submitted"] and time.time() < deadline:
+        time.sleep(0.2)
+    finished = time.time()
+    dupes = docker_exec(lab.container("provider-b"), ["sh", "-c",
+        f"cd {config.maildir(Y2)} && cat new/* cur/* 2>/dev/null | grep -i '^Message-ID:' "
+        "| sort | uniq -d | wc -l"]).stdout.decode().strip()
+    result = {
+        "size_bytes": size, "sessions": sessions,
+        "submitted": report["submitted"], "refused": report["refused"],
+        "delivered": delivered, "lost": report["submitted"] - delivered, "duplicated": int(dupes),
+        "seconds": finished - report["started"],
+        "messages_per_second": delivered / (finished - report["started"]),
+        "memory_under_load_mib": under_load,
+    }
+    _say(f"throughput {size} B: {result['messages_per_second']:.0f} msg/s, {delivered}/{report['submitted']}")
+    _empty(lab, Y2)
+    return result
+
+
+def recovery(lab: Lab, runs: int) -> dict:
+    outage = faults.FAULTS["b-down"]
+    seconds = []
+    for n in range(runs):
+        _empty(lab, Y2)
+        outage.cause(lab)
+        _submit(lab, f"recovery{n}")
+        deadline = time.monotonic() + 60
+        while "deferred" not in docker_exec(lab.container("provider-a"), ["postqueue", "-j"]).stdout.decode():
+            if time.monotonic() > deadline:
+                raise LabError("the message was never deferred")
+            time.sleep(0.2)
+        outage.cure(lab)
+        back = time.monotonic()
+        while _mailbox_count(lab, Y2) < 1:
+            if time.monotonic() > back + 120:
+                raise LabError("the deferred message never arrived")
+            time.sleep(0.1)
+        seconds.append(time.monotonic() - back)
+        _say(f"recovery {n + 1}/{runs}: {seconds[-1]:.1f} s")
+    return _summary(seconds)
+
+
+def make_test() -> dict:
+    started = time.monotonic()
+    done = subprocess.run(["make", "test"], cwd=config.REPO, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    _say(f"make test: {seconds:.0f} s, exit {done.returncode}")
+    results = [line.strip("= ") for line in done.stdout.splitlines() if " passed" in line or " failed" in line]
+    return {"seconds": seconds, "exit": done.returncode, "summary": results[-1:]}
+
+
+def classroom(max_labs: int) -> dict:
+    """Start labs side by side until one fails its check or max_labs run; each must
+    deliver its own X -> Y message and must not reach the first lab."""
+    labs: list[Lab] = []
+    per_lab = []
+    try:
+        for n in range(1, max_labs + 1):
+            lab = class_lab(n)
+            try:
+                lab.up()
+                _submit(lab, "class")
+                deadline = time.monotonic() + 30
+                while _mailbox_count(lab, Y2) < 1:
+                    if time.monotonic() > deadline:
+                        raise LabError(f"lab {n} did not deliver")
+                    time.sleep(0.2)
+                if labs:
+                    other = labs[0].settings.address("provider-a")
+                    reach = docker_exec(lab.container("client-x"), ["nc", "-z", "-w", "2", other, "25"])
+                    if reach.returncode == 0:
+                        raise LabError(f"lab {n} reached lab 1's provider-a")
+            except LabError as err:
+                _say(f"lab {n} failed: {err}")
+                lab.down(volumes=True)
+                break
+            labs.append(lab)
+            per_lab.append(round(sum(memory(lab).values()), 1))
+            _say(f"classroom: {n} labs running, this one uses {per_lab[-1]} MiB")
+    finally:
+        for lab in labs:
+            lab.down(volumes=True)
+    return {"labs": len(labs), "tried_at_most": max_labs, "memory_per_lab_mib": per_lab}
+
+
+def machine() -> dict:
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                       if line.startswith("MemTotal")))
+    return {
+        "cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1), "kernel": platform.release(),
+        "docker": docker("version", "--format", "{{.Server.Version}}").strip(),
+        "compose": subprocess.run([*compose_command(), "version", "--short"], capture_output=True,
+                                  text=True).stdout.strip(),
+    }
+
+
+def image_sizes() -> dict[str, float]:
+    sizes = {}
+    for image in ("maillab.test/provider", "maillab.test/client", "maillab.test/dns", "debian:bookworm-slim"):
+        out = docker("image", "inspect", "--format", "{{.Size}}", image, check=False).strip()
+        if out:
+            sizes[image] = round(int(out) / 1e6, 1)
+    return sizes

@@ -1,0 +1,85 @@
+"""The bench's table: each figure against its goal (issues 6 and 11 set them)."""
+
+from __future__ import annotations
+
+import statistics
+
+from lab import config
+
+GOALS = {
+    "warm_up_s": {"v1": 4.0, "v2": 3.0},
+    "cold_start_s": 90,
+    "idle_cpu_pct": 1.0,  # of one core: what the lab at rest adds to the machine
+    "memory_at_rest_mib": 100,
+    "latency_p50_ms": 300,
+    "throughput_1k_msg_s": 200,
+    "recovery_s": 15,
+    "make_test_s": 150,
+    "image_mb": {"provider": 150, "client": 150, "dns": 100},
+}
+RESULTS_FILE = config.STATE_DIR / "bench.json"
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+def table(r: dict) -> str:
+    rows: list[tuple[str, str, str]] = []
+
+    def row(what: str, value: str, goal: str = "", met: bool | None = None) -> None:
+        rows.append((what, value, f"{goal} ({_verdict(met)})" if goal and met is not None else goal))
+
+    for name, w in r["warm_up"].items():
+        goal = GOALS["warm_up_s"].get(name)
+        row(f"warm make up to all healthy, Compose {name} {w['version']} (median of {w['runs']})",
+            f"{w['median']:.1f} s (min {w['min']:.1f}, max {w['max']:.1f})",
+            f"<= {goal} s" if goal else "", w["median"] <= goal if goal else None)
+    if "cold_start" in r:
+        seconds = r["cold_start"]["seconds"]
+        row("cold start, no images at all", f"{seconds:.0f} s", f"<= {GOALS['cold_start_s']} s",
+            seconds <= GOALS["cold_start_s"])
+    idle = r["idle_cpu"]
+    row(f"CPU of the lab at rest (machine over {idle['seconds']} s, with - without)",
+        f"{idle['lab_pct']:.2f} % of a core "
+        f"({idle['with_lab_pct']:.2f} with, {idle['without_lab_pct']:.2f} without)",
+        f"<= {GOALS['idle_cpu_pct']} %", idle["lab_pct"] <= GOALS["idle_cpu_pct"])
+    at_rest = sum(r["memory_at_rest_mib"].values())
+    row("memory of the whole lab at rest",
+        f"{at_rest:.0f} MiB (" + ", ".join(f"{k} {v:.0f}" for k, v in r["memory_at_rest_mib"].items()) + ")",
+        f"<= {GOALS['memory_at_rest_mib']} MiB", at_rest <= GOALS["memory_at_rest_mib"])
+    lat = r["latency_ms"]
+    row(f"end-to-end latency X -> Y, {lat['runs']} messages",
+        f"p50 {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms",
+        f"p50 <= {GOALS['latency_p50_ms']} ms", lat["median"] <= GOALS["latency_p50_ms"])
+    for key in ("throughput_1k", "throughput_100k"):
+        t = r[key]
+        goal = GOALS["throughput_1k_msg_s"] if key == "throughput_1k" else None
+        row(f"throughput, {t['size_bytes'] // 1024} KB x {t['submitted']}, {t['sessions']} sessions",
+            f"{t['messages_per_second']:.0f} msg/s (lost {t['lost']}, duplicated {t['duplicated']})",
+            f">= {goal} msg/s" if goal else "", t["messages_per_second"] >= goal if goal else None)
+    row("memory under the 1 KB load", f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB")
+    rec = r["recovery_s"]
+    row(f"recovery after B is back (median of {rec['runs']})",
+        f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})",
+        f"<= {GOALS['recovery_s']} s", rec["median"] <= GOALS["recovery_s"])
+    for image, mb in r["image_mb"].items():
+        kind = image.split("/")[-1].split(":")[0]
+        goal = GOALS["image_mb"].get(kind)
+        row(f"image {image}", f"{mb:.0f} MB", f"<= {goal} MB" if goal else "", mb <= goal if goal else None)
+    if "make_test" in r:
+        t = r["make_test"]
+        row(f"warm make test ({t['summary'][0] if t['summary'] else ''})",
+            f"{t['seconds']:.0f} s (exit {t['exit']})",
+            f"<= {GOALS['make_test_s']} s", t["seconds"] <= GOALS["make_test_s"] and t["exit"] == 0)
+    c = r["classroom"]
+    each = statistics.median(c["memory_per_lab_mib"]) if c["memory_per_lab_mib"] else 0
+    row(f"labs side by side (tried up to {c['tried_at_most']})", f"{c['labs']}, each {each:.0f} MiB")
+
+    m = r["machine"]
+    width = max(len(what) for what, _, _ in rows)
+    lines = [f"maillab bench, {r['when']}: {m['cores']} cores, {m['memory_gib']} GiB, "
+             f"Docker {m['docker']}", ""]
+    lines += [f"  {what:<{width}}  {value:<52} {goal}" for what, value, goal in rows]
+    lines.append(f"\nAll figures: {RESULTS_FILE.relative_to(config.REPO)}")
+    return "\n".join(lines)

@@ -1,0 +1,133 @@
+"""The lab's lifecycle: start it, stop it, look at it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lab import access, config
+from lab.commands import Exit, command
+from lab.compose import Lab, compose_command
+from lab.journal import Journal
+
+
+def summary(lab: Lab, seconds: float) -> str:
+    """What `make up` prints: what runs where, the accounts, what to try first."""
+    s = lab.settings
+    rows = [
+        ("dns", "ns.test: the lab's DNS, root of its internet", s.address("dns")),
+        ("provider-a", "mx, smtp, pop.provider-a.test", s.address("provider-a")),
+        ("provider-b", "mx, smtp, pop.provider-b.test", s.address("provider-b")),
+        ("client-x", "X, a customer of A (on access-a)", s.address("client-x", "access-a")),
+        ("client-y", "Y, a customer of B (on access-b)", s.address("client-y", "access-b")),
+        ("outsider", "a stranger on the internet", s.address("outsider")),
+    ]
+    lines = [f"maillab is up: project {lab.project}, all {len(rows)} services healthy ({seconds:.1f} s)"]
+    lines.append("")
+    lines += [f"  {svc:<11} {addr:<13} {what}" for svc, what, addr in rows]
+    lines += ["", "Accounts (passwords are set in .env):"]
+    for acc in config.ACCOUNTS.values():
+        lines.append(f"  {acc.address:<20} {acc.password_setting}={s.passwords[acc.password_setting]}")
+    if s.publish_ports:
+        lines += ["", "On this machine (127.0.0.1), for a desktop mail client:"]
+        for p in config.PROVIDERS:
+            ports = ", ".join(f"{name} {s.host_port(p, port)}" for name, port in
+                              (("SMTP", 25), ("submission", 587), ("POP3", 110), ("POP3S", 995)))
+            lines.append(f"  {p.service}: {ports}")
+    else:
+        lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]
+    lines += [
+        "",
+        "Next: open a shell as X with `make shell SERVICE=client-x` and try",
+        "  dig MX provider-b.test",
+        "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\",
+        f"        --auth-password {s.passwords['X_PASSWORD']} \\",
+        "        --from x@provider-a.test --to y@provider-b.test",
+        "",
+        "Learn step by step: `make lab` lists the exercises, `make show EX=1` opens the first.",
+    ]
+    return "\n".join(lines)
+
+
+@command("up")
+def up(lab: Lab, args: argparse.Namespace) -> Exit:
+    """start the lab and wait until every service is healthy"""
+    print(f"Starting maillab (project {lab.project}) with {' '.join(compose_command())} ...", flush=True)
+    seconds = lab.up()
+    print(summary(lab, seconds))
+    return Exit.OK
+
+
+@command("down")
+def down(lab: Lab, args: argparse.Namespace) -> Exit:
+    """stop the lab; mailboxes and queues are kept"""
+    lab.down()
+    print(f"maillab {lab.project} stopped; mailboxes and queues are kept (`make clean` deletes them).")
+    return Exit.OK
+
+
+@command("clean")
+def clean(lab: Lab, args: argparse.Namespace) -> Exit:
+    """stop the lab and delete its volumes (mailboxes, queues)"""
+    lab.down(volumes=True)
+    Journal(lab.settings).start_over()  # what was done in the deleted lab no longer counts
+    print(f"maillab {lab.project} stopped and its volumes deleted.")
+    return Exit.OK
+
+
+@command("build")
+def build(lab: Lab, args: argparse.Namespace) -> Exit:
+    """(re)build the images, and the Debian base image if no registry has it"""
+    lab.build()
+    return Exit.OK
+
+
+@command("config")
+def show_config(lab: Lab, args: argparse.Namespace) -> Exit:
+    """check .env and show every value derived from it"""
+    print(f"# .env is valid; project {lab.project} would use:")
+    for key, value in sorted(config.compose_env(lab.settings).items()):
+        print(f"{key}={value}")
+    return Exit.OK
+
+
+@command("status")
+def status(lab: Lab, args: argparse.Namespace) -> Exit:
+    """each service's state, and whether the customers are dialled in"""
+    states = lab.states()
+    if not states:
+        print(f"maillab {lab.project} is not running: start it with `make up`.")
+        return Exit.FAILED
+    for service in config.SERVICES:
+        state = states.get(service, "missing")
+        line = f"  {service:<11} {state}"
+        if service.startswith("client-") and state == "healthy":
+            who = service.removeprefix("client-")
+            line += "  (dialled in)" if access.is_online(lab, who) else f"  (hung up: lab dial {who})"
+        print(line)
+    healthy = all(states.get(s) == "healthy" for s in config.SERVICES)
+    return Exit.OK if healthy else Exit.FAILED
+
+
+def _service(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("service", choices=config.SERVICES)
+
+
+@command("shell", _service)
+def shell(lab: Lab, args: argparse.Namespace) -> Exit:
+    """a shell in a service's container (client-x, client-y, outsider, ...)"""
+    cid = lab.container(args.service)
+    os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
+
+
+def _logs_arguments(parser: argparse.ArgumentParser) -> None:
+    _service(parser)
+    parser.add_argument("--tail", type=int, help="only the last N lines")
+
+
+@command("logs", _logs_arguments)
+def logs(lab: Lab, args: argparse.Namespace) -> Exit:
+    """a service's log (Postfix and Dovecot write theirs there)"""
+    sys.stdout.write(lab.logs(args.service, tail=args.tail))
+    return Exit.OK

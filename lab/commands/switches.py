@@ -1,0 +1,89 @@
+"""Faults and switches: what goes wrong between the providers, and the settings a
+learner flips on a running lab. Every one is undone by `lab restore` or `lab reset`."""
+
+from __future__ import annotations
+
+import argparse
+
+from lab import config, faults, probes, relaycheck
+from lab.commands import Exit, command
+from lab.compose import Lab
+from lab.journal import Journal
+
+
+def _relay_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="vantage", default="outsider", choices=probes.VANTAGE_POINTS,
+                        help="where the attempts come from (host: through the published ports)")
+    parser.add_argument("--server", default="provider-a", choices=[p.service for p in config.PROVIDERS])
+    parser.add_argument("--port", type=int, default=25, choices=config.PUBLISHED_PORTS[:2])
+
+
+@command("relay-check", _relay_check_arguments)
+def relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
+    """try every relay trick against a provider; exit 1 if any works"""
+    provider = next(p for p in config.PROVIDERS if p.service == args.server)
+    where = "this machine, through 127.0.0.1" if args.vantage == probes.HOST else args.vantage
+    print(f"Relay check of {provider.service} port {args.port}, from {where}:", flush=True)
+    attempts = probes.relay_check(lab, args.vantage, provider, args.port)
+    print(relaycheck.table(attempts))
+    relayed = sum(a.relayed for a in attempts)
+    Journal(lab.settings).record("relay-check", server=provider.service, vantage=args.vantage,
+                                 port=args.port, attempts=len(attempts), relayed=relayed)
+    return Exit.FAILED if relayed else Exit.OK
+
+
+@command("fault", lambda p: p.add_argument("fault", choices=faults.FAULTS))
+def fault(lab: Lab, args: argparse.Namespace) -> Exit:
+    """cause a fault: b-down, partition, b-refuses, dns-down"""
+    print(faults.FAULTS[args.fault].apply(lab))
+    Journal(lab.settings).record("fault", name=args.fault)
+    return Exit.OK
+
+
+@command("restore", lambda p: p.add_argument("fault", nargs="?", choices=faults.FAULTS))
+def restore(lab: Lab, args: argparse.Namespace) -> Exit:
+    """undo a fault (all of them, without a name)"""
+    if args.fault:
+        print(faults.FAULTS[args.fault].restore(lab))
+    else:
+        faults.restore_all(lab)
+        print("Every fault is undone: B runs and is connected, accepts mail, and the DNS answers.")
+    Journal(lab.settings).record("restore", name=args.fault or "all")
+    return Exit.OK
+
+
+def _retry_profile_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("profile", choices=config.RETRY_PROFILES)
+    parser.add_argument("--provider", default=config.PROVIDER_A.service,
+                        choices=[p.service for p in config.PROVIDERS])
+
+
+@command("retry-profile", _retry_profile_arguments)
+def retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
+    """switch a running provider's retry schedule"""
+    faults.set_retry_profile(lab, args.provider, args.profile)
+    print(f"{args.provider} now retries with the {args.profile!r} schedule: "
+          + ", ".join(f"{k}={v}" for k, v in config.RETRY_PROFILES[args.profile].items()))
+    return Exit.OK
+
+
+@command("quota-full", lambda p: p.add_argument("mode", choices=config.QUOTA_FULL_MODES))
+def quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
+    """what B's full mailboxes answer, live"""
+    faults.set_quota_full(lab, config.PROVIDER_B.service, args.mode)
+    print(f"A full mailbox on provider-b now answers as in QUOTA_FULL={args.mode}.")
+    return Exit.OK
+
+
+@command("open-relay", lambda p: p.add_argument("state", choices=("on", "off")))
+def open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH for exercise 5: provider-a relays for anyone"""
+    on = args.state == "on"
+    value = faults.open_relay(lab, on)
+    Journal(lab.settings).record("open-relay", on=on)
+    if on:
+        print(f"LAB SWITCH: provider-a is now an OPEN RELAY (mynetworks = {value}): it relays mail for\n"
+              "anyone, as badly configured servers once did. Only inside this lab. Undo: lab open-relay off")
+    else:
+        print(f"provider-a relays only for its customers again (mynetworks = {value}).")
+    return Exit.OK
