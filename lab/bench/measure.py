@@ -245,7 +245,8 @@ def make_test() -> dict:
     done = subprocess.run(["make", "test"], cwd=config.REPO, capture_output=True, text=True)
     seconds = time.monotonic() - started
     _say(f"make test: {seconds:.0f} s, exit {done.returncode}")
-    results = [line.strip("= ") for line in done.stdout.splitlines() if " passed" in line or " failed" in line]
+    results = [line.strip("= ") for line in done.stdout.splitlines()
+               if " passed" in line or " failed" in line]
     return {"seconds": seconds, "exit": done.returncode, "summary": results[-1:]}
 
 
