@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from lab import tls
-from lab.config import REPO, SERVICES, Settings, write_compose_env
+from lab.config import REPO, SERVICES, Settings, compose_env, write_compose_env
 
 COMPOSE_FILE = REPO / "compose.yaml"
 PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
@@ -82,7 +82,11 @@ class Lab:
         ]
         if args[0] in _RECREATING:
             self._ids = {}
-        done = subprocess.run(command, text=True, capture_output=capture)
+        # Compose takes a variable from the process environment before the env file: a
+        # setting given as `INTERNET_SUBNET=... make up` must reach it as derived (LAB_ID
+        # applied), so the derived values go into the environment as well.
+        environ = {**os.environ, **compose_env(self.settings)}
+        done = subprocess.run(command, text=True, capture_output=capture, env=environ)
         if done.returncode != 0:
             detail = f": {done.stderr.strip()}" if capture else ""
             raise LabError(f"`{shlex.join(command[:1] + command[-len(args):])}` failed{detail}")

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from lab import config
+from lab.compose import Lab
 
 GOOD = config.read_env_file(config.ENV_FILE)
 
@@ -29,7 +30,10 @@ def load(**overrides: str) -> config.Settings:
     ("Y_PASSWORD", "a:b", "must be 4 to 64"),
     ("MAILBOX_QUOTA", "10MB", "must be a size"),
     ("MAX_RECIPIENTS", "0", "whole number from 1"),
-    ("QUOTA_FULL", "discard", "must be one of bounce, tempfail"),
+    ("QUOTA_FULL", "drop", "must be one of bounce, tempfail, discard"),
+    ("OP25B", "yes", "must be on or off"),
+    ("GREYLIST", "1", "must be on or off"),
+    ("GREYLIST_DELAY", "0", "whole number from 1 to 3600"),
     ("RETRY_PROFILE", "fast", "must be one of"),
     ("PUBLISH_PORTS", "yes", "must be on or off"),
     ("LAB_ID", "300", "whole number from 0 to 255"),
@@ -80,3 +84,13 @@ def test_make_up_stops_before_anything_starts():
     assert f"error: ACCESS_B_SUBNET='{clash}': overlaps ACCESS_A_SUBNET={clash}" in done.stderr
     assert "nothing was started" in done.stderr
     assert "Starting" not in done.stdout
+
+
+def test_a_setting_from_the_environment_reaches_compose_as_derived(monkeypatch):
+    """`INTERNET_SUBNET=... LAB_ID=7 make up`: Compose prefers the process environment to
+    the env file, so the lab must hand it the subnet with LAB_ID applied, not the raw one."""
+    monkeypatch.setenv("INTERNET_SUBNET", GOOD["INTERNET_SUBNET"])
+    lab = Lab(load(LAB_ID="7"))
+    resolved = lab.compose("config", capture=True).stdout
+    assert f"subnet: {lab.settings.subnets['internet']}" in resolved
+    assert f"subnet: {GOOD['INTERNET_SUBNET']}" not in resolved
