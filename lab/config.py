@@ -145,7 +145,7 @@ RETRY_PROFILES: dict[str, dict[str, str]] = {
     },
 }
 
-QUOTA_FULL_MODES = ("bounce", "tempfail")  # images/provider/quota-full-mode
+QUOTA_FULL_MODES = ("bounce", "tempfail", "discard")  # images/provider/quota-full-mode
 
 
 def seconds(duration: str) -> int:
@@ -183,6 +183,9 @@ class Settings:
     quota_full: str
     retry_profile: str
     publish_ports: bool  # host ports for desktop clients (compose.ports.yaml)
+    op25b: bool  # providers block their customers' port 25 (images/provider/op25b)
+    greylist: bool  # port 25 greylisted by postgrey (images/provider/greylist)
+    greylist_delay: int  # seconds
 
     @property
     def max_message_bytes(self) -> int:
@@ -319,6 +322,11 @@ def load(
     if profile not in RETRY_PROFILES:
         raise SettingError("RETRY_PROFILE", profile, f"must be one of {', '.join(RETRY_PROFILES)}")
 
+    op25b = _on_off(values, "OP25B", "on")
+    greylist = _on_off(values, "GREYLIST", "off")
+    greylist_delay = _int_setting({"GREYLIST_DELAY": values.get("GREYLIST_DELAY", "10")},
+                                  "GREYLIST_DELAY", 1, 3600)
+
     return Settings(
         lab_id=lab_id,
         project=project,
@@ -332,6 +340,9 @@ def load(
         quota_full=quota_full,
         retry_profile=profile,
         publish_ports=publish_ports,
+        op25b=op25b,
+        greylist=greylist,
+        greylist_delay=greylist_delay,
     )
 
 
@@ -340,6 +351,9 @@ def compose_env(s: Settings) -> dict[str, str]:
     env: dict[str, str] = {
         "LAB_ID": str(s.lab_id),
         "PUBLISH_PORTS": "on" if s.publish_ports else "off",
+        "OP25B": "on" if s.op25b else "off",
+        "GREYLIST": "on" if s.greylist else "off",
+        "GREYLIST_DELAY": str(s.greylist_delay),
         "MAILBOX_QUOTA": s.mailbox_quota,
         "QUOTA_FULL": s.quota_full,
         "POSTFIX_MESSAGE_SIZE_LIMIT": str(s.max_message_bytes),

@@ -17,6 +17,7 @@ DOCKER_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z (.*)$")
 POSTFIX = re.compile(r"\b(postfix(?:/[\w-]+)+)\[\d+\]: (?:([0-9A-F]{6,}|NOQUEUE): )?(.*)$")
 DOVECOT = re.compile(
     r"\b(lmtp|pop3|pop3-login|doveadm)(?:\(([^)]*)\))?((?:<[^>]*>)*): (?:Info: |Warning: |Error: )?(.*)$")
+POSTGREY = re.compile(r"^postgrey: (action=.*)$")  # images/provider/greylist marks its lines
 FIELD = re.compile(r"(\w[\w-]*)=(<[^>]*>|\[[^\]]*\][^,\s]*|[^,\s]*)")
 STATUS = re.compile(r"status=(\w+) \((.*)\)$")
 
@@ -56,6 +57,8 @@ def parse(lines: str) -> list[LogLine]:
             program, user, ids, text = dovecot.groups()
             session = re.findall(r"<([^>]*)>", ids)[-1:] or re.findall(r"session=<([^>]*)>", text)
             parsed.append(LogLine(when, program, "", user or "", text, "".join(session)))
+        elif postgrey := POSTGREY.match(rest):
+            parsed.append(LogLine(when, "postgrey", "", "", postgrey.group(1)))
     return sorted(parsed, key=lambda line: line.time)  # stdout and stderr come apart
 
 
@@ -137,25 +140,56 @@ def messages(lines: list[LogLine]) -> dict[str, Message]:
 
 @dataclass(frozen=True)
 class Reject:
-    """A command Postfix refused before any queue file existed (NOQUEUE: reject: ...)."""
+    """A recipient Postfix refused (NOQUEUE: reject: ...), or took only to throw the
+    message away (NOQUEUE: discard: ..., a full mailbox with QUOTA_FULL=discard)."""
 
     time: float
     program: str
     command: str  # RCPT, DATA, ...
-    client: str
-    reply: str  # 554 5.7.1 <...>: Relay access denied
+    client: str  # name[address]:port
+    reply: str  # 554 5.7.1 <...>: Relay access denied; for a discard, the reason
     sender: str
     recipient: str
+    action: str = "reject"  # or "discard"
+
+    @property
+    def greylisted(self) -> bool:
+        return self.action == "reject" and "Greylisted" in self.reply
 
 
-REJECT = re.compile(r"reject: (\w+) from (\S+): (\d{3} \d\.\d\.\d .*?); from=<([^>]*)> to=<([^>]*)>")
+REJECT = re.compile(r"(reject|discard): (\w+) from (\S+): (\d{3} \d\.\d\.\d .*?|<[^>]*>: .*?); "
+                    r"from=<([^>]*)> to=<([^>]*)>")
 
 
 def rejects(lines: list[LogLine]) -> list[Reject]:
     found = []
     for line in lines:
         if line.queue_id == "NOQUEUE" and (m := REJECT.search(line.text)):
-            found.append(Reject(line.time, line.program, *m.groups()))
+            action, command, client, reply, sender, recipient = m.groups()
+            found.append(Reject(line.time, line.program, command, client, reply, sender, recipient, action))
+    return found
+
+
+@dataclass(frozen=True)
+class GreylistDecision:
+    """What postgrey answered for one (client, sender, recipient): greylist or pass."""
+
+    time: float
+    action: str  # greylist, pass
+    reason: str  # new, early-retry (5s missing), triplet found
+    client_address: str
+    sender: str
+    recipient: str
+
+
+def greylist_decisions(lines: list[LogLine]) -> list[GreylistDecision]:
+    found = []
+    for line in lines:
+        if line.program == "postgrey":
+            f = dict(part.split("=", 1) for part in line.text.split(", ") if "=" in part)
+            found.append(GreylistDecision(line.time, f.get("action", ""), f.get("reason", ""),
+                                          f.get("client_address", ""), f.get("sender", ""),
+                                          f.get("recipient", "")))
     return found
 
 

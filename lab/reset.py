@@ -38,7 +38,7 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
     scripts = {service: f": > {SHELL_HISTORY}" for service in SERVICES}
     for p in PROVIDERS:
         users = " ".join(a.address for a in p.accounts)
-        scripts[p.service] += (f"; configure --reload && postsuper -d ALL 2>/dev/null"
+        scripts[p.service] += (f"; configure --reload --fresh && postsuper -d ALL 2>/dev/null"
                                f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
     with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
         list(pool.map(lambda item: lab.run(item[0], "sh", "-ec", item[1]), scripts.items()))

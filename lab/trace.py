@@ -114,6 +114,10 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             handed = attempt
             events.append(Event(attempt.time, 4, a, b, f"SMTP to {attempt.relay}: {attempt.reason}"))
             outcome = f"handed to {other.service}"
+        elif attempt.status == "deferred" and "Greylisted" in attempt.reason:
+            events.append(Event(attempt.time, 4, a, b, f"{b}: try again later — greylisted; A retries: "
+                                f"{attempt.reason}", ok=False))
+            outcome = f"waiting in {origin.service}'s queue ({first.queue_id}): greylisted by {other.service}"
         elif attempt.status == "deferred":
             events.append(Event(attempt.time, 4, a, b, f"deferred, A keeps it and retries: {attempt.reason}",
                                 ok=False))
@@ -129,6 +133,14 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             outcome += f"; returned to {first.sender} ({notice})"
 
     if handed and (second := queues[other.service].get(handed.next_queue_id)):
+        discards = [r for r in maillog.rejects(logs[other.service])
+                    if r.action == "discard" and r.client == second.client]
+        if discards and not second.attempts:
+            # B decided at RCPT, but it is the end of the hand-over that makes it final
+            when = max(discards[-1].time, handed.time + 0.001)
+            events.append(Event(when, 5, b, b, "discarded at B: mailbox full — nobody is told "
+                                f"(B's log: {discards[-1].reply})", ok=False))
+            outcome = f"discarded at {other.service}: mailbox full — nobody is told"
         for attempt in second.attempts:
             ok = attempt.status == "sent"
             label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lab import config, faults
+from lab import config, faults, maillog, switches
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import (
     deferred_entry,
@@ -22,6 +22,7 @@ from tests.harness import (
     submit_many,
     wait_until,
 )
+from tests.solutions import postfix_message
 
 POP_A, POP_B = PROVIDER_A.pop, PROVIDER_B.pop
 
@@ -45,7 +46,7 @@ def x_mailbox_empty(container):
 
 @pytest.mark.disruptive
 def test_a_warns_then_gives_up_and_returns_the_message(lab, settings, client_x, x_mailbox_empty):
-    faults.set_retry_profile(lab, "provider-a", "short-lifetime")
+    switches.set_retry_profile(lab, "provider-a", "short-lifetime")
     outage = faults.FAULTS["b-down"]
     outage.cause(lab)
     try:
@@ -54,7 +55,7 @@ def test_a_warns_then_gives_up_and_returns_the_message(lab, settings, client_x, 
         warning, bounce = reports_to_x(client_x, settings, mid, 2)
     finally:
         outage.cure(lab)
-        faults.set_retry_profile(lab, "provider-a", settings.retry_profile)
+        switches.set_retry_profile(lab, "provider-a", settings.retry_profile)
     # In mailbox order (POP lists the oldest first): first the warning, then the bounce.
     [delayed], [failed] = warning, bounce
     assert (delayed["action"], failed["action"]) == ("delayed", "failed")
@@ -102,9 +103,46 @@ def test_full_mailbox_bounces_to_x_and_keeps_y_mail(client_x, client_y, settings
 
 
 @pytest.mark.disruptive
+def test_with_discard_the_message_is_lost_and_nobody_is_told(lab, client_x, settings, y_mailbox_nearly_full,
+                                                              x_mailbox_empty):
+    """The story's providers: B says 250 and throws the message away. Its log says so in
+    one line, for the very session A used; X hears nothing. The control: the same
+    message under QUOTA_FULL=bounce brings X a bounce, which would have come first."""
+    b = y_mailbox_nearly_full
+    size = too_big_for_the_rest(settings)
+    before = b.messages(Y)
+    switches.set_quota_full(lab, "discard")
+    try:
+        [lost] = submit_many(client_x, X, settings.password(X), Y, 1, "discarded", size=size)
+        handed = wait_until(lambda: (m := postfix_message(lab, PROVIDER_A.service, lost.message_id))
+                            and m.attempts and m.attempts[-1], "A's hand-over to B")
+        assert handed.status == "sent" and handed.reason.startswith("250 2.0.0 Ok: queued as")
+        b_lines = maillog.read(b.id)
+        taken = maillog.messages(b_lines)[handed.next_queue_id]
+        [discard] = [r for r in maillog.rejects(b_lines)
+                     if r.action == "discard" and r.client == taken.client]  # this session's
+        assert discard.reply == f"<{Y}>: Recipient address mailbox full: discarded at B, nobody is told"
+        assert taken.attempts == []  # never stored
+    finally:
+        switches.set_quota_full(lab, settings.quota_full)
+    assert b.messages(Y) == before  # Y's mail untouched, and nothing new
+    switches.set_quota_full(lab, "bounce")
+    try:
+        [control] = submit_many(client_x, X, settings.password(X), Y, 1, "bounced", size=size)
+        x_mail = wait_until(lambda: (mail := pop3_retrieve_all(client_x, POP_A, X, settings.password(X),
+                                                               delete=False))
+                            and any(control.message_id.encode() in m for m in mail) and mail,
+                            "the bounce of the control message in X's mailbox")
+    finally:
+        switches.set_quota_full(lab, settings.quota_full)
+    assert [r["status"] for m in x_mail for r in delivery_reports(m)] == ["5.2.2"]  # the control's only
+    assert not [m for m in x_mail if lost.message_id.encode() in m], "X was told of the discarded message"
+
+
+@pytest.mark.disruptive
 def test_with_tempfail_the_message_waits_until_y_makes_room(lab, client_x, client_y, settings,
                                                             y_mailbox_nearly_full, container):
-    faults.set_quota_full(lab, "provider-b", "tempfail")
+    switches.set_quota_full(lab, "tempfail")
     try:
         [sent] = submit_many(client_x, X, settings.password(X), Y, 1, "tempfail",
                              size=too_big_for_the_rest(settings))
@@ -119,7 +157,7 @@ def test_with_tempfail_the_message_waits_until_y_makes_room(lab, client_x, clien
         wait_until(lambda: container("provider-b").messages_with(Y, mid), "the message at Y",
                    timeout=delivery_bound(settings))
     finally:
-        faults.set_quota_full(lab, "provider-b", settings.quota_full)
+        switches.set_quota_full(lab, settings.quota_full)
 
 
 def test_notify_success_reports_delivery_not_reading(client_x, settings, x_mailbox_empty, container):

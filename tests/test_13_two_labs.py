@@ -73,7 +73,8 @@ def test_each_lab_delivers_its_own_mail(lab, ports_lab):
 def test_no_lab_reaches_the_other(lab, ports_lab, service):
     """The same probe that reaches the lab's own servers gets nowhere in the other lab."""
     for each, other in ((lab, ports_lab), (ports_lab, lab)):
-        for target, port in (("provider-a", 25), ("provider-b", 25), ("dns", 53)):
+        # 587, not 25: a customer's port 25 is blocked beyond its own provider (OP25B)
+        for target, port in (("provider-a", 587), ("provider-b", 587), ("dns", 53)):
             own = probe(each, service, each.settings.address(target), port)
             assert own == "connected", f"{each.project} {service} -> its own {target}: {own}"
             theirs = probe(each, service, other.settings.address(target), port)

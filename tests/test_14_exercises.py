@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import access, config, exercises, faults
+from lab import access, config, exercises, switches
 from lab.config import PROVIDER_A, PROVIDER_B, SERVICES, X, Y
 from lab.markdown import render
 from tests.harness import deferred_entry, fill_mailbox, submit_many, wait_until
@@ -106,7 +106,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
         lab_ok(lab, "hangup", who)
     # The lab is dirty in every way reset undoes (each checked, so the reset has work).
     assert "echo dirty" in container("client-x").output("cat", config.SHELL_HISTORY)
-    assert a.postconf("smtpd_tls_auth_only") == "no" and faults.is_open_relay(lab)
+    assert a.postconf("smtpd_tls_auth_only") == "no" and switches.is_open_relay(lab)
     assert lab.states()[PROVIDER_B.service] == "exited"
     assert not access.is_online(lab, "x") and not access.is_online(lab, "y")
     assert [m["queue_name"] for m in a.queue()] == ["deferred"]
@@ -114,7 +114,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     lab_ok(lab, "reset")
     assert all(lab.states()[s] == "healthy" for s in SERVICES)
     assert access.is_online(lab, "x") and access.is_online(lab, "y")
-    assert not faults.is_open_relay(lab)
+    assert not switches.is_open_relay(lab)
     a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
     assert a.postconf("smtpd_tls_auth_only") == "yes"
     schedule = config.RETRY_PROFILES[settings.retry_profile]

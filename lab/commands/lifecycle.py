@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from lab import access, config
+from lab import access, config, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
 from lab.journal import Journal
@@ -37,6 +37,12 @@ def summary(lab: Lab, seconds: float) -> str:
             lines.append(f"  {p.service}: {ports}")
     else:
         lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]
+    lines += ["", "Switches (.env; `lab status` shows them live):",
+              f"  OP25B={'on' if s.op25b else 'off'}: customers {'cannot' if s.op25b else 'can'} reach "
+              "other hosts' port 25",
+              f"  GREYLIST={'on' if s.greylist else 'off'}"
+              + (f": port 25 turns strangers away for {s.greylist_delay} s" if s.greylist else ""),
+              f"  QUOTA_FULL={s.quota_full}, RETRY_PROFILE={s.retry_profile}"]
     lines += [
         "",
         "Next: open a shell as X with `make shell SERVICE=client-x` and try",
@@ -107,6 +113,11 @@ def status(lab: Lab, args: argparse.Namespace) -> Exit:
             line += "  (dialled in)" if access.is_online(lab, who) else f"  (hung up: lab dial {who})"
         print(line)
     healthy = all(states.get(s) == "healthy" for s in config.SERVICES)
+    if all(states.get(p.service) == "healthy" for p in config.PROVIDERS):
+        print("Switches:")
+        for service, provider in switches.state(lab).items():
+            blocked = f" ({provider.blocked} blocked since the last reset)" if provider.op25b else ""
+            print(f"  {service:<11} {', '.join(provider.on())}{blocked}")
     return Exit.OK if healthy else Exit.FAILED
 
 

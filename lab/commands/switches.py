@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from lab import config, faults, probes, relaycheck
+from lab import config, faults, probes, relaycheck, switches
 from lab.commands import Exit, command
 from lab.compose import Lab
 from lab.journal import Journal
@@ -61,17 +61,60 @@ def _retry_profile_arguments(parser: argparse.ArgumentParser) -> None:
 @command("retry-profile", _retry_profile_arguments)
 def retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
     """switch a running provider's retry schedule"""
-    faults.set_retry_profile(lab, args.provider, args.profile)
+    switches.set_retry_profile(lab, args.provider, args.profile)
     print(f"{args.provider} now retries with the {args.profile!r} schedule: "
           + ", ".join(f"{k}={v}" for k, v in config.RETRY_PROFILES[args.profile].items()))
     return Exit.OK
 
 
+QUOTA_FULL_WORDS = {
+    "bounce": "refuses the message with 552 5.2.2: A returns it to its sender at once",
+    "tempfail": "answers 452 4.2.2: A keeps the message and retries until there is room",
+    "discard": "takes the message (250) and throws it away: nobody is told, as in the story's days",
+}
+
+
 @command("quota-full", lambda p: p.add_argument("mode", choices=config.QUOTA_FULL_MODES))
 def quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
-    """what B's full mailboxes answer, live"""
-    faults.set_quota_full(lab, config.PROVIDER_B.service, args.mode)
-    print(f"A full mailbox on provider-b now answers as in QUOTA_FULL={args.mode}.")
+    """what B's full mailboxes answer, live: bounce, tempfail or discard"""
+    switches.set_quota_full(lab, args.mode)
+    Journal(lab.settings).record("quota-full", mode=args.mode)
+    print(f"A full mailbox on provider-b now {QUOTA_FULL_WORDS[args.mode]} (QUOTA_FULL={args.mode}).")
+    return Exit.OK
+
+
+def _on_off(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("state", choices=("on", "off"))
+
+
+@command("op25b", _on_off)
+def op25b(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH: providers block their customers' port 25 (on, as ISPs do) or not"""
+    on = args.state == "on"
+    switches.set_op25b(lab, on)
+    Journal(lab.settings).record("op25b", on=on)
+    if on:
+        print("Port 25 is blocked for the customers again (OP25B): X and Y can reach another host's\n"
+              "port 25 no more; they submit through their own provider's port 587, with a login.")
+    else:
+        print("LAB SWITCH: port 25 blocking is OFF, as in the story's days: X and Y can connect to\n"
+              "any mail server's port 25 directly (and so could a customer's virus). Undo: lab op25b on")
+    return Exit.OK
+
+
+@command("greylist", _on_off)
+def greylist(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH: both providers greylist strangers' mail on port 25 (on) or not"""
+    on = args.state == "on"
+    switches.set_greylist(lab, on)
+    Journal(lab.settings).record("greylist", on=on)
+    delay = lab.settings.greylist_delay
+    if on:
+        print("LAB SWITCH: greylisting is ON: the first attempt of each (client, sender, recipient)\n"
+              f"on port 25 gets a 450; a retry after {delay} s passes. A retries by itself.\n"
+              "Undo: lab greylist off")
+    else:
+        print("Greylisting is off: port 25 takes mail at the first attempt again.")
     return Exit.OK
 
 
@@ -79,7 +122,7 @@ def quota_full(lab: Lab, args: argparse.Namespace) -> Exit:
 def open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
     """LAB SWITCH for exercise 5: provider-a relays for anyone"""
     on = args.state == "on"
-    value = faults.open_relay(lab, on)
+    value = switches.open_relay(lab, on)
     Journal(lab.settings).record("open-relay", on=on)
     if on:
         print(f"LAB SWITCH: provider-a is now an OPEN RELAY (mynetworks = {value}): it relays mail for\n"

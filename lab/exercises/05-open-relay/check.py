@@ -3,7 +3,7 @@ it with the relay check, close it and prove it closed."""
 
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_A, PROVIDER_B
-from lab.faults import is_open_relay
+from lab.switches import is_open_relay
 
 A = PROVIDER_A.service
 SPAM_RECIPIENTS = 3
