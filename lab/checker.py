@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from lab import access, config, maillog
+from lab import access, config, maillog, switches
 from lab.compose import Lab, LabError, docker_exec
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Entry, Journal
@@ -83,6 +83,9 @@ class Evidence:
         return [e for e in maillog.mailbox_events(list(self.log(service)))
                 if (user is None or e.user == user) and (event is None or e.event == event)]
 
+    def greylist_decisions(self, service: str) -> list[maillog.GreylistDecision]:
+        return maillog.greylist_decisions(list(self.log(service)))
+
     def pop_sessions(self, service: str, user: str | None = None) -> list[maillog.PopSession]:
         return [s for s in maillog.pop_sessions(list(self.log(service))) if user is None or s.user == user]
 
@@ -106,8 +109,12 @@ class Evidence:
 
     def typed(self, service: str, pattern: str) -> list[str]:
         """Commands typed in `service` that match `pattern` (a regular expression)."""
+        return [cmd for _, cmd in self.typed_at(service, pattern)]
+
+    def typed_at(self, service: str, pattern: str) -> list[tuple[float, str]]:
+        """(time, command) typed in `service` that match `pattern`."""
         regex = re.compile(pattern, re.IGNORECASE)
-        return [cmd for _, cmd in self.history(service) if regex.search(cmd)]
+        return [(when, cmd) for when, cmd in self.history(service) if regex.search(cmd)]
 
     def mailbox(self, address: str) -> list[bytes]:
         """The messages in an account's INBOX now."""
@@ -119,6 +126,11 @@ class Evidence:
     @cached_property
     def states(self) -> dict[str, str]:
         return self.lab.states()
+
+    @cached_property
+    def switches(self) -> dict[str, switches.ProviderSwitches]:
+        """Each provider's lab switches now (op25b, greylist, quota-full...)."""
+        return switches.state(self.lab)
 
     def online(self, who: str) -> bool:
         return access.is_online(self.lab, who)

@@ -190,6 +190,11 @@ def quota(lab: Lab) -> None:
     wait_for_attempt(lab, PROVIDER_A.service, waiting, "delivered",
                      lambda m: bool(m.attempts) and m.attempts[-1].status == "sent")
     wait_until(lambda: mailbox_count(lab, Y) == 1, "the waiting message at Y", timeout=30)
+    lab_ok(lab, "quota-full", "discard")
+    for _ in range(2):  # the first still fits; the second is thrown away
+        thrown = swaks_x_to(lab, Y, "--attach", f"@{BIG_FILE}", "--suppress-data")
+        wait_for_attempt(lab, PROVIDER_A.service, thrown, "handed to B",
+                         lambda m: bool(m.attempts) and m.attempts[-1].status == "sent")
     lab_ok(lab, "quota-full", "bounce")
 
 
@@ -215,7 +220,38 @@ def dial_up(lab: Lab) -> None:
     lab_ok(lab, "dial", "x")
 
 
+def port_25_is_closed(lab: Lab) -> None:
+    straight = f"swaks --server {PROVIDER_B.mx} --from {X} --to {Y}"
+    type_in_shell(lab, "client-x", straight)  # refused by A's block
+    lab_ok(lab, "op25b", "off")
+    type_in_shell(lab, "client-x", straight)  # the story's days: B takes it
+    lab_ok(lab, "logs", PROVIDER_B.service, "--tail", "20")
+    lab_ok(lab, "op25b", "on")
+    type_in_shell(lab, "client-x", straight)  # refused again
+    type_in_shell(lab, "client-x", f"swaks --server {PROVIDER_A.smtp}:587 --tls --auth-user {X} "
+                  f"--auth-password {lab.settings.password(X)} --from {X} --to {Y}")
+
+
+def greylisting(lab: Lab) -> None:
+    lab_ok(lab, "greylist", "on")
+    first = swaks_x_to(lab)
+    wait_for_attempt(lab, PROVIDER_A.service, first, "greylisted",
+                     lambda m: bool(m.attempts) and m.attempts[0].status == "deferred")
+    type_in_shell(lab, PROVIDER_A.service, "postqueue -p")
+    lab_ok(lab, "logs", PROVIDER_B.service, "--tail", "20")
+    wait_for_attempt(lab, PROVIDER_A.service, first, "through the greylist",
+                     lambda m: bool(m.attempts) and m.attempts[-1].status == "sent",
+                     timeout=lab.settings.greylist_delay + 30)
+    lab_ok(lab, "trace", "--last")
+    again = swaks_x_to(lab)
+    wait_for_attempt(lab, PROVIDER_A.service, again, "passed at once", lambda m: bool(m.attempts))
+    type_in_shell(lab, "outsider", f"swaks --server {PROVIDER_B.mx} --from offer@nowhere.example "
+                  f'--to {Y} --header "Subject: once only"')
+    lab_ok(lab, "greylist", "off")
+
+
 SOLUTIONS: dict[int, Callable[[Lab], None]] = {
     1: tour, 2: smtp_by_hand_and_swaks, 3: follow_the_relay, 4: pop_by_hand_exercise, 5: open_relay,
-    6: when_b_is_down, 7: quota, 8: what_delivered_means, 9: dial_up,
+    6: when_b_is_down, 7: quota, 8: what_delivered_means, 9: dial_up, 10: port_25_is_closed,
+    11: greylisting,
 }

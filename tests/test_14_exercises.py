@@ -28,7 +28,7 @@ EXERCISES = exercises.all_exercises()
 
 
 def test_every_exercise_has_both_editions_and_a_check():
-    assert [e.number for e in EXERCISES] == list(range(1, 10))
+    assert [e.number for e in EXERCISES] == list(range(1, 12))
     assert sorted(SOLUTIONS) == [e.number for e in EXERCISES]
     for exercise in EXERCISES:
         for language in exercises.LANGUAGES:
@@ -94,8 +94,13 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     settings = lab.settings
     other_profile = next(p for p in config.RETRY_PROFILES if p != settings.retry_profile)
     other_answer = next(m for m in config.QUOTA_FULL_MODES if m != settings.quota_full)
-    for command in (["open-relay", "on"], ["quota-full", other_answer], ["retry-profile", other_profile]):
+    flipped = [["op25b", "off" if settings.op25b else "on"],
+               ["greylist", "off" if settings.greylist else "on"]]
+    for command in (["open-relay", "on"], ["quota-full", other_answer], ["retry-profile", other_profile],
+                    *flipped):
         lab_ok(lab, *command)
+    before = switches.state(lab)[PROVIDER_A.service]
+    assert (before.op25b, before.greylist) == (not settings.op25b, not settings.greylist)
     a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
     assert f"quota-full-mode {other_answer}" in b.output("cat", "/etc/dovecot/quota-full.conf")
     lab_ok(lab, "fault", "b-down")
@@ -115,6 +120,9 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     assert all(lab.states()[s] == "healthy" for s in SERVICES)
     assert access.is_online(lab, "x") and access.is_online(lab, "y")
     assert not switches.is_open_relay(lab)
+    assert all((p.op25b, p.greylist, p.quota_full, p.retry_profile)
+               == (settings.op25b, settings.greylist, settings.quota_full, settings.retry_profile)
+               for p in switches.state(lab).values())
     a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
     assert a.postconf("smtpd_tls_auth_only") == "yes"
     schedule = config.RETRY_PROFILES[settings.retry_profile]
@@ -176,6 +184,43 @@ def test_trace_of_a_bounced_message(lab, client_x, settings, container):
     assert code == 0
     assert "bounced (5.2.2)" in out and "Mailbox is full" in out
     assert "non-delivery notification" in out and f"returned to {X}" in out
+
+
+@pytest.mark.disruptive
+def test_trace_of_a_greylisted_message(lab, client_x, settings):
+    lab_ok(lab, "reset")
+    lab_ok(lab, "greylist", "on")
+    try:
+        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-greylisted")
+        assert code == 250
+        wait_for_attempt(lab, PROVIDER_A.service, mid, "delivered",
+                         lambda m: bool(m.attempts) and m.attempts[-1].status == "sent",
+                         timeout=settings.greylist_delay + 30)
+        code, out = lab_command(lab, "trace", mid)
+    finally:
+        lab_ok(lab, "reset")
+    assert code == 0, out
+    assert "B: try again later — greylisted; A retries" in out and "Greylisted: try again in" in out
+    assert f"Now: in {Y}'s mailbox at {PROVIDER_B.service}" in out
+
+
+@pytest.mark.disruptive
+def test_trace_of_a_discarded_message(lab, client_x, settings, container):
+    lab_ok(lab, "reset")
+    lab_ok(lab, "quota-full", "discard")
+    try:
+        size = config.size_in_bytes(settings.mailbox_quota) // 10
+        quota = config.size_in_bytes(settings.mailbox_quota)
+        fill_mailbox(container(PROVIDER_B.service), Y, quota - size // 2)
+        [(mid, code, _)] = submit_many(client_x, X, settings.password(X), Y, 1, "trace-discarded", size=size)
+        assert code == 250
+        wait_for_attempt(lab, PROVIDER_A.service, mid, "handed to B", lambda m: bool(m.attempts))
+        code, out = lab_command(lab, "trace", mid)
+    finally:
+        lab_ok(lab, "reset")
+    assert code == 0, out
+    assert "discarded at B: mailbox full — nobody is told" in out
+    assert f"Now: discarded at {PROVIDER_B.service}: mailbox full — nobody is told" in out
 
 
 def _mermaid_file(out: str) -> Path:

@@ -41,6 +41,19 @@ def delivered_after_room(ev: Evidence) -> Result:
     return passed(f"{done[-1].queue_id} delivered after {len(done[-1].attempts)} attempts")
 
 
+def discarded(ev: Evidence) -> Result:
+    """A message of X that B took (250 to A) and threw away: B's discard line for the
+    very session in which A handed it over."""
+    taken = {m.queue_id: m for m in ev.messages(B)}
+    drops = [r for r in ev.rejects(B) if r.action == "discard"]
+    for m in reversed(ev.submitted_by(X)):
+        for a in m.attempts:
+            b_side = taken.get(a.next_queue_id)
+            if a.status == "sent" and b_side and any(d.client == b_side.client for d in drops):
+                return passed(f"{m.queue_id}: B said 250 ({a.next_queue_id}) and discarded it")
+    return failed("B has not discarded a message of X (QUOTA_FULL=discard)")
+
+
 def answer_back_to_setting(ev: Evidence) -> Result:
     conf = ev.run(B, "cat", "/etc/dovecot/quota-full.conf")
     expected = ev.settings.quota_full
@@ -57,5 +70,7 @@ STEPS = [
          "lab quota-full tempfail, then send one more big message"),
     Step("Once Y made room, the waiting message arrived", delivered_after_room,
          "as Y, delete mail over POP (DELE, QUIT); A retries within 20 s"),
+    Step("With discard, B took a message of X and threw it away", discarded,
+         "lab quota-full discard, then send big messages until one does not fit"),
     Step("Full mailboxes answer as .env says again", answer_back_to_setting, "lab quota-full bounce"),
 ]

@@ -1,0 +1,59 @@
+"""Exercise 10: X tries to hand mail straight to B's MX, as the story says was once
+possible; A's port 25 block stops it. With the block off it works, and B sees only X's
+own address; with the block back on, X submits through A's port 587."""
+
+from lab.checker import Evidence, Result, Step, failed, passed
+from lab.config import PROVIDER_A, PROVIDER_B, X
+
+A, B = PROVIDER_A.service, PROVIDER_B.service
+
+
+def blocked(ev: Evidence) -> Result:
+    count = ev.switches[A].blocked
+    tried = ev.typed("client-x", r"\b(swaks|nc|ncat|telnet|openssl)\b.*(mx\.provider-b\.test|\b25\b)")
+    if count and tried:
+        return passed(f"A refused {count} connection(s) of X to port 25; you typed: {tried[-1]}")
+    if count:
+        return passed(f"A refused {count} connection(s) of X to another host's port 25")
+    return failed("A's port 25 block has refused nothing of X since the last reset")
+
+
+def direct(ev: Evidence) -> list:
+    """Messages B took on port 25 straight from X's own address (no provider between)."""
+    x_address = ev.settings.address("client-x", "access-a")
+    return [m for m in ev.messages(B) if m.client_address == x_address and m.via == "postfix/smtpd"]
+
+
+def straight_to_b(ev: Evidence) -> Result:
+    found = direct(ev)
+    if not found:
+        return failed("B has taken no message straight from X's address on port 25")
+    m = found[-1]
+    login = f"logged in as {m.sasl_user}" if m.sasl_user else "no login at all"
+    return passed(f"{m.queue_id}: from {m.client} ({login}), sender <{m.sender}>")
+
+
+def block_back_on(ev: Evidence) -> Result:
+    off = [p for p, s in ev.switches.items() if not s.op25b]
+    return failed(f"port 25 blocking is off at {', '.join(off)}") if off else passed(
+        "both providers block their customers' port 25")
+
+
+def submitted_after(ev: Evidence) -> Result:
+    turned_on = [e.time for e in ev.events("op25b") if e.get("on")]
+    if not turned_on:
+        return failed("the block was never switched back on (lab op25b on)")
+    after = [m for m in ev.submitted_by(X) if m.received > turned_on[-1]]
+    return passed(f"{after[-1].queue_id}: submitted on 587 as {after[-1].sasl_user}") if after else failed(
+        "X has not submitted a message through A's port 587 since the block came back")
+
+
+STEPS = [
+    Step("X tried B's port 25 directly, and A's block refused it", blocked,
+         "in client-x: swaks --server mx.provider-b.test --from x@provider-a.test --to y@provider-b.test"),
+    Step("With the block off, B took a message straight from X", straight_to_b,
+         "lab op25b off, then the same swaks in client-x"),
+    Step("The block is on again", block_back_on, "lab op25b on"),
+    Step("X then sent through A's submission port 587, with a login", submitted_after,
+         "swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test ... (exercise 2)"),
+]

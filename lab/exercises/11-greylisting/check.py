@@ -1,0 +1,91 @@
+"""Exercise 11: greylisting. B turns away the first attempt of an unknown (client,
+sender, recipient) with 450; A retries by itself and gets through; the same triple
+then passes at once; a stranger's one-shot sender never comes back, so nothing of it
+arrives."""
+
+from lab.checker import Evidence, Result, Step, failed, passed
+from lab.config import PROVIDER_A, PROVIDER_B, X
+
+A, B = PROVIDER_A.service, PROVIDER_B.service
+
+
+def greylisted(ev: Evidence) -> list:
+    """X's messages whose first hand-over B greylisted (A's log)."""
+    return [m for m in ev.submitted_by(X)
+            if m.attempts and m.attempts[0].status == "deferred" and "Greylisted" in m.attempts[0].reason]
+
+
+def turned_away(ev: Evidence) -> Result:
+    found = greylisted(ev)
+    return passed(f"{found[-1].queue_id}: {found[-1].attempts[0].reason}") if found else failed(
+        "no message of X was greylisted by B (A's log: status=deferred ... Greylisted)")
+
+
+def watched_it_wait(ev: Evidence) -> Result:
+    """`postqueue -p` (or mailq) typed in provider-a while a greylisted message waited."""
+    looks = ev.typed_at(A, r"\b(postqueue\s+-[pj]|mailq)\b")
+    for m in greylisted(ev):
+        sent = [a.time for a in m.attempts if a.status == "sent"]
+        until = sent[0] if sent else float("inf")
+        seen = [cmd for when, cmd in looks if m.attempts[0].time - 1 <= when <= until]
+        if seen:
+            return passed(f"{seen[-1]} while {m.queue_id} waited")
+    return failed("no look at A's queue while a greylisted message waited there")
+
+
+def retried_and_delivered(ev: Evidence) -> Result:
+    delay = ev.settings.greylist_delay
+    for m in reversed(greylisted(ev)):
+        sent = [a for a in m.attempts if a.status == "sent"]
+        if sent:
+            waited = sent[0].time - m.attempts[0].time
+            if waited >= delay - 1:
+                return passed(f"{m.queue_id}: {len(m.attempts)} attempts, through {waited:.0f} s after the "
+                              f"first (GREYLIST_DELAY={delay})")
+            return failed(f"{m.queue_id} went through after {waited:.0f} s, before the {delay} s delay?")
+    return failed("none of the greylisted messages has been delivered yet")
+
+
+def known_triple(ev: Evidence) -> Result:
+    a_address = ev.settings.address(A)
+    passes = [d for d in ev.greylist_decisions(B)
+              if d.action == "pass" and d.reason.startswith("triplet found") and d.client_address == a_address
+              and d.sender == X]
+    first = [m for m in ev.submitted_by(X) if m.attempts and m.attempts[0].status == "sent"
+             and any(abs(m.attempts[0].time - d.time) < 2 for d in passes)]
+    return passed(f"{first[-1].queue_id} passed at its first attempt") if first else failed(
+        "no later message of X to the same person went through at its first attempt with greylisting on")
+
+
+def one_shot_refused(ev: Evidence) -> Result:
+    outsider = ev.settings.address("outsider")
+    refused = [r for r in ev.rejects(B) if r.greylisted and r.client.startswith(f"unknown[{outsider}]")]
+    if not refused:
+        return failed("B has not greylisted a message from the outsider")
+    taken = [m for m in ev.messages(B) if m.client_address == outsider and m.received > refused[0].time]
+    if taken:
+        return failed(f"the outsider came back and B took {taken[-1].queue_id}: send only once")
+    return passed(f"turned away ({refused[-1].reply.split(':')[0]}), and nothing from the outsider since")
+
+
+def greylisting_back_to_setting(ev: Evidence) -> Result:
+    wanted = ev.settings.greylist
+    wrong = [p for p, s in ev.switches.items() if s.greylist != wanted]
+    return failed(f"greylisting is {'off' if wanted else 'on'} at {', '.join(wrong)}") if wrong else passed(
+        f"greylisting {'on' if wanted else 'off'}, as .env says (GREYLIST)")
+
+
+STEPS = [
+    Step("B greylisted X's message at first (450 4.2.0)", turned_away,
+         "lab greylist on, then send from X to y@provider-b.test"),
+    Step("You saw it wait in A's queue", watched_it_wait,
+         "while it waits (the first seconds): in provider-a, postqueue -p"),
+    Step("A retried by itself and got through after the delay", retried_and_delivered,
+         "wait: A retries every 5 to 10 s; the greylist lets it through after GREYLIST_DELAY"),
+    Step("The next message on the same (A, x, y) passed at once", known_triple,
+         "send X -> Y once more while greylisting is on"),
+    Step("A stranger's one-shot message was turned away, and nothing of it arrived", one_shot_refused,
+         "in outsider, once: swaks --server mx.provider-b.test --from offer@nowhere.example "
+         "--to y@provider-b.test"),
+    Step("Greylisting is as .env says again", greylisting_back_to_setting, "lab greylist off"),
+]
