@@ -47,6 +47,7 @@ def run() -> dict:
     results["idle_cpu"] = measure.idle_cpu(lab, _setting("BENCH_IDLE", 30))
     results["latency_ms"] = measure.latency(lab, _setting("BENCH_MESSAGES", 100))
     results["throughput_1k"] = measure.throughput(lab, 1024, 1000)
+    results["throughput_1k_greylisting"] = measure.throughput_greylisted(lab)
     results["throughput_100k"] = measure.throughput(lab, 100 * 1024, 200)
     results["recovery_s"] = measure.recovery(lab, runs)
     lab.down(volumes=True)

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from lab import config, faults
+from lab import config, faults, switches
 from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
 
@@ -215,6 +215,23 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
     _say(f"throughput {size} B: {result['messages_per_second']:.0f} msg/s, {delivered}/{report['submitted']}")
     _empty(lab, Y2)
     return result
+
+
+def throughput_greylisted(lab: Lab) -> dict:
+    """1 KB throughput with greylisting on, once the (A, x, y2) triple is known: what
+    asking postgrey for every recipient costs (the first message waits out the delay)."""
+    switches.set_greylist(lab, True)
+    try:
+        _empty(lab, Y2)
+        _submit(lab, "greylist-first")
+        deadline = time.monotonic() + lab.settings.greylist_delay + 60
+        while _mailbox_count(lab, Y2) < 1:
+            if time.monotonic() > deadline:
+                raise LabError("the first greylisted message never arrived")
+            time.sleep(0.5)
+        return throughput(lab, 1024, 1000)
+    finally:
+        switches.set_greylist(lab, False)
 
 
 def recovery(lab: Lab, runs: int) -> dict:

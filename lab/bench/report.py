@@ -58,6 +58,11 @@ def table(r: dict) -> str:
         row(f"throughput, {t['size_bytes'] // 1024} KB x {t['submitted']}, {t['sessions']} sessions",
             f"{t['messages_per_second']:.0f} msg/s (lost {t['lost']}, duplicated {t['duplicated']})",
             f">= {goal} msg/s" if goal else "", t["messages_per_second"] >= goal if goal else None)
+    if "throughput_1k_greylisting" in r:
+        t = r["throughput_1k_greylisting"]
+        row("throughput, 1 KB, greylisting on (triple already known)",
+            f"{t['messages_per_second']:.0f} msg/s (lost {t['lost']}, duplicated {t['duplicated']})",
+            "greylisting off: the line above")
     row("memory under the 1 KB load", f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB")
     rec = r["recovery_s"]
     row(f"recovery after B is back (median of {rec['runs']})",

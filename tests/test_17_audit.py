@@ -1,0 +1,107 @@
+"""A provider a mail admin would sign off on: TLS 1.2 and 1.3 only, with ECDHE and AEAD
+ciphers in the server's order, on every TLS port; no address harvesting (VRFY, EXPN,
+ETRN); every service with the least privilege and bounded resources."""
+
+from __future__ import annotations
+
+import json
+import re
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+
+from lab import config
+from lab.compose import docker
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from tests.harness import STARTTLS, auth_plain, raw_session, submit_many, wait_until
+
+# (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S.
+TLS_PORTS = [(25, "smtp"), (587, "smtp"), (110, "pop3"), (995, None)]
+
+
+def handshake(client, host: str, port: int, starttls: str | None, *options: str) -> str:
+    """openssl s_client's account of one handshake (empty input: it just says goodbye)."""
+    args = ["openssl", "s_client", "-connect", f"{host}:{port}", "-brief", *options]
+    if starttls:
+        args += ["-starttls", starttls]
+    done = client.run("timeout", "10", *args, input=b"", check=False)
+    return done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+
+
+@pytest.mark.parametrize(("port", "starttls"), TLS_PORTS, ids=lambda v: str(v))
+@pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.service)
+def test_old_tls_versions_and_cbc_are_refused(container, provider, port, starttls):
+    client = container("outsider")
+    for old in ("-tls1", "-tls1_1"):
+        out = handshake(client, provider.mx, port, starttls, old, "-cipher", "DEFAULT@SECLEVEL=0")
+        assert "Protocol version: TLSv1" not in out.replace("TLSv1.2", "").replace("TLSv1.3", ""), out
+        assert "CONNECTION ESTABLISHED" not in out, out
+    cbc = handshake(client, provider.mx, port, starttls, "-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA256")
+    assert "CONNECTION ESTABLISHED" not in cbc, cbc  # CBC with TLS 1.2: no such handshake
+    good = handshake(client, provider.mx, port, starttls, "-tls1_2")
+    assert "Protocol version: TLSv1.2" in good and "Ciphersuite: ECDHE-ECDSA-AES" in good, good
+    assert "Protocol version: TLSv1.3" in handshake(client, provider.mx, port, starttls)
+
+
+@pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.service)
+def test_the_server_picks_the_cipher(container, provider):
+    """Offered the weakest allowed first, the server still chooses its own first choice."""
+    out = handshake(container("outsider"), provider.mx, 587, "smtp", "-tls1_2", "-cipher",
+                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
+    assert "Ciphersuite: ECDHE-ECDSA-AES128-GCM-SHA256" in out, out
+
+
+def test_port_25_still_takes_mail_in_clear(outsider):
+    session = raw_session(outsider, PROVIDER_B.mx, 25, [b"EHLO outsider\r\n", b"MAIL FROM:<>\r\n",
+                                                       f"RCPT TO:<{Y}>\r\n".encode(), b"RSET\r\n"])
+    assert session.replies[2].startswith("250 2.1.5")
+
+
+def test_a_hands_mail_to_b_over_tls_1_3(container, client_x, settings):
+    """Read from the message itself: B's Received: header of the hop from A names the TLS
+    version and cipher (a reused connection logs no new handshake, the header always)."""
+    [sent] = submit_many(client_x, X, settings.password(X), Y, 1, "tls13")
+    b = container(PROVIDER_B.service)
+    [stored] = wait_until(lambda: b.messages_with(Y, sent.message_id), "the message at Y")
+    b.delete_message(Y, sent.message_id)
+    hops = message_from_bytes(stored, policy=default).get_all("Received")
+    [from_a] = [h for h in hops if "by mx.provider-b.test (Postfix) with ESMTPS" in h]
+    assert re.search(r"\(using TLSv1\.3 with cipher TLS_(AES|CHACHA20)", from_a), from_a
+
+
+# --- no harvesting -------------------------------------------------------------------
+
+HARVEST = {
+    "VRFY of a real user": (b"VRFY y@provider-b.test\r\n", "502 5.5.1 VRFY command is disabled\r\n"),
+    "VRFY of nobody": (b"VRFY nobody@provider-b.test\r\n", "502 5.5.1 VRFY command is disabled\r\n"),
+    "EXPN": (b"EXPN postmaster\r\n", "500 5.5.2 Error: command not recognized\r\n"),
+    "ETRN": (b"ETRN provider-b.test\r\n",
+             "554 5.7.1 <provider-b.test>: Etrn command rejected: Access denied\r\n"),
+}
+
+
+@pytest.mark.parametrize("name", list(HARVEST))
+@pytest.mark.parametrize(("provider", "port"), [(PROVIDER_A, 25), (PROVIDER_B, 25), (PROVIDER_A, 587)],
+                         ids=["A:25", "B:25", "A:587 before AUTH"])
+def test_no_directory_of_customers(outsider, provider, port, name):
+    """A stranger learns nothing: every address gets the same answer, and EXPN and ETRN
+    none at all (587: after STARTTLS, which it requires first, and before AUTH)."""
+    command, reply = HARVEST[name]
+    tls = [b"STARTTLS\r\n", STARTTLS, b"EHLO outsider\r\n"] if port == 587 else []
+    session = raw_session(outsider, provider.mx, port, [b"EHLO outsider\r\n", *tls, command])
+    assert session.replies[-1] == reply
+
+
+def test_vrfy_after_login_gives_nothing_away_either(client_x, settings):
+    session = raw_session(client_x, PROVIDER_A.smtp, 587, [
+        b"EHLO client\r\n", b"STARTTLS\r\n", STARTTLS, b"EHLO client\r\n",
+        auth_plain(config.X, settings.password(config.X)), b"VRFY x2@provider-a.test\r\n"])
+    assert session.replies[-1] == "502 5.5.1 VRFY command is disabled\r\n"
+
+
+# --- least privilege, bounded resources ---------------------------------------------------
+
+
+def inspect(lab, service: str) -> dict:
+    return json.loads(docker("inspect", lab.container(service)))[0]["HostConfig"]
