@@ -44,6 +44,32 @@ def test_old_tls_versions_and_cbc_are_refused(container, provider, port, starttl
     assert "Protocol version: TLSv1.3" in handshake(client, provider.mx, port, starttls)
 
 
+NOT_FINDINGS = {"engine_problem", "service", "scanTime"}  # about the scanner, not the server
+
+
+@pytest.mark.parametrize(("port", "starttls"), TLS_PORTS, ids=lambda v: str(v))
+@pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.service)
+def test_an_independent_scanner_finds_nothing_to_fix(container, provider, port, starttls):
+    """testssl.sh, the scanner admins use, from the outsider: protocols, server cipher
+    order, every cipher per protocol, and its vulnerability checks."""
+    target = f"{provider.mx}:{port}"
+    report = f"/tmp/testssl-{provider.letter}-{port}.json"
+    container("outsider").run(
+        "sh", "-c", f"rm -f {report}; testssl --quiet --color 0 --warnings off -p -P -E -U "
+        f"--jsonfile {report} {'-t ' + starttls if starttls else ''} {target} >/dev/null",
+        check=False, timeout=180)
+    findings = {f["id"]: f for f in json.loads(container("outsider").output("cat", report))}
+    problems = {i: f["finding"] for i, f in findings.items()
+                if f["severity"] in ("LOW", "MEDIUM", "HIGH", "CRITICAL", "WARN") and i not in NOT_FINDINGS}
+    assert problems == {}, problems
+    for old in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert findings[old]["finding"] == "not offered", findings[old]
+    assert findings["TLS1_2"]["finding"] == "offered" and findings["TLS1_3"]["finding"].startswith("offered")
+    assert findings["cipher_order"]["finding"] == "server"
+    tls12 = [f["finding"].split()[3] for i, f in findings.items() if i.startswith("cipher-tls1_2_")]
+    assert tls12 and all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in tls12), tls12
+
+
 @pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.service)
 def test_the_server_picks_the_cipher(container, provider):
     """Offered the weakest allowed first, the server still chooses its own first choice."""
