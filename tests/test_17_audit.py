@@ -131,3 +131,53 @@ def test_vrfy_after_login_gives_nothing_away_either(client_x, settings):
 
 def inspect(lab, service: str) -> dict:
     return json.loads(docker("inspect", lab.container(service)))[0]["HostConfig"]
+
+
+NEEDED = {  # compose.yaml says why each is needed
+    "provider-a": {"NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "FOWNER", "DAC_OVERRIDE",
+                   "KILL", "SYS_CHROOT"},
+    "client-x": {"NET_ADMIN", "NET_RAW", "SETUID", "SETGID"},
+    "dns": {"NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID"},
+}
+NEEDED["provider-b"], NEEDED["client-y"], NEEDED["outsider"] = NEEDED["provider-a"], NEEDED["client-x"], \
+    NEEDED["client-x"]
+
+
+@pytest.mark.parametrize("service", config.SERVICES)
+def test_least_privilege_and_bounded_resources(lab, service):
+    host = inspect(lab, service)
+    assert host["CapDrop"] == ["ALL"]
+    assert {c.removeprefix("CAP_") for c in host["CapAdd"]} == NEEDED[service]
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Memory"] > 0 and host["PidsLimit"] > 0 and host["NanoCpus"] > 0
+    assert host["ReadonlyRootfs"] == (not service.startswith("provider"))  # providers write their config
+
+
+def test_a_read_only_client_still_works_as_a_toolbox(container):
+    x = container("client-x")
+    assert x.run("touch", "/usr/local/bin/x", check=False).returncode != 0  # the image cannot change
+    x.run("sh", "-c", "head -c 1M /dev/zero > /root/big && rm /root/big")  # where the exercises write
+
+
+def processes(container_id: str) -> int:
+    return int(docker("stats", "--no-stream", "--format", "{{.PIDs}}", container_id).strip() or 0)
+
+
+@pytest.mark.disruptive
+def test_a_fork_bomb_in_a_client_is_contained(lab, container, settings):
+    """Typed in the outsider, the classic fork bomb fills its process limit and stops
+    there; meanwhile X's mail still reaches Y and the host still answers."""
+    outsider = lab.container("outsider")
+    limit = inspect(lab, "outsider")["PidsLimit"]
+    try:
+        docker("exec", "-d", outsider, "bash", "-c", ":(){ :|:& };:")
+        wait_until(lambda: processes(outsider) >= limit - 2, "the bomb to fill the outsider's process limit")
+        [sent] = submit_many(container("client-x"), X, settings.password(X), Y, 1, "during-the-bomb")
+        b = container(PROVIDER_B.service)
+        wait_until(lambda: b.messages_with(Y, sent.message_id), "X's mail at Y during the bomb")
+        b.delete_message(Y, sent.message_id)
+        assert processes(outsider) <= limit
+    finally:
+        docker("kill", outsider)
+        lab.start("outsider")
+        lab.wait_healthy(60)
