@@ -45,7 +45,7 @@ shell: ## open a shell in a container: make shell SERVICE=client-x
 relay-check: ## try every relay trick on a provider: make relay-check FROM=outsider SERVER=provider-a
 	@$(LAB) relay-check --from $(or $(FROM),outsider) --server $(or $(SERVER),provider-a) --port $(or $(PORT),25)
 
-fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down
+fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down|b-crash|b-disk-full|...
 	@$(LAB) fault $(FAULT)
 
 restore: ## undo a fault (make restore FAULT=...), or all of them

@@ -9,11 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lab import access, switches
-from lab.compose import Lab
-from lab.config import INTERNET, PROVIDER_B
+from lab.compose import Lab, docker
+from lab.config import INTERNET, PROVIDER_A, PROVIDER_B
 
-B = PROVIDER_B.service
+A, B = PROVIDER_A.service, PROVIDER_B.service
 REFUSAL = "450 4.3.2 Service temporarily unavailable, try again later"
+
+
+KEEPS = ("X can still send: A accepts the mail and keeps it. Watch A's queue with\n"
+         "  make shell SERVICE=provider-a   then   postqueue -p\n"
+         "and A's log with `lab logs provider-a`.")
 
 
 @dataclass(frozen=True)
@@ -22,13 +27,11 @@ class Fault:
     story: str  # what happens, in the story's words
     cause: Callable[[Lab], None]
     cure: Callable[[Lab], None]
+    watch: str = KEEPS  # what X sees, and where to look
 
     def apply(self, lab: Lab) -> str:
         self.cause(lab)
-        return (f"{self.story}\n"
-                "X can still send: A accepts the mail and keeps it. Watch A's queue with\n"
-                "  make shell SERVICE=provider-a   then   postqueue -p\n"
-                f"and A's log with `docker logs -f` on provider-a. Undo: make restore FAULT={self.name}")
+        return f"{self.story}\n{self.watch} Undo: make restore FAULT={self.name}"
 
     def restore(self, lab: Lab) -> str:
         self.cure(lab)
@@ -46,6 +49,18 @@ def _start(service: str) -> Callable[[Lab], None]:
         lab.start(service)
         lab.wait_healthy(timeout=60)
     return start
+
+
+def _kill(service: str) -> Callable[[Lab], None]:
+    def kill(lab: Lab) -> None:
+        docker("kill", "--signal", "KILL", lab.container(service))
+    return kill
+
+
+def _disk_full(service: str, on: bool) -> Callable[[Lab], None]:
+    def fill(lab: Lab) -> None:
+        lab.run(service, "disk-full", "on" if on else "off")
+    return fill
 
 
 def _cut(lab: Lab) -> None:
@@ -73,6 +88,20 @@ FAULTS = {f.name: f for f in (
           _refuse, _accept),
     Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped).",
           _stop("dns"), _start("dns")),
+    Fault("b-crash", "B's machine crashed: the provider-b container was killed (SIGKILL), nothing saved or "
+          "closed in an orderly way.", _kill(B), _start(B),
+          KEEPS + " What B had said 250 to is on its disk; a message B stored just before\n"
+          "dying, without A hearing the 250, comes again when A retries: count Y's mail."),
+    Fault("a-crash", "A's machine crashed: the provider-a container was killed (SIGKILL).",
+          _kill(A), _start(A),
+          "X cannot send now: X's mail program keeps the message and tries again later. What A\n"
+          "had accepted (250) is on its disk, and A delivers it once it is back."),
+    Fault("b-disk-full", "The disk under B's queue is full: B refuses new mail with "
+          "452 4.3.1 Insufficient system storage.", _disk_full(B, True), _disk_full(B, False)),
+    Fault("a-disk-full", "The disk under A's queue is full: A refuses X's mail with "
+          "452 4.3.1 Insufficient system storage.", _disk_full(A, True), _disk_full(A, False),
+          "X's mail program gets a temporary refusal and keeps the message; nothing is half\n"
+          "accepted. Look at A's log: `lab logs provider-a`."),
 )}
 
 

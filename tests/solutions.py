@@ -9,6 +9,7 @@ import io
 import json
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -204,6 +205,17 @@ def what_delivered_means(lab: Lab) -> None:
     pop_by_hand(lab, X, "RETR 1")
     smtp_by_hand(lab, subject="Exercise 8: did you read it?",
                  headers=(f"Disposition-Notification-To: {X}",))
+    forty = (f"for i in $(seq 1 40); do swaks --server {PROVIDER_A.smtp}:587 --tls --auth-user {X} "
+             f"--auth-password {lab.settings.password(X)} --from {X} --to {Y2} "
+             '--header "Subject: count $i" --silent 2; done')
+    with ThreadPoolExecutor(1) as terminal:  # the loop in one terminal, the crash in another
+        sending = terminal.submit(type_in_shell, lab, "client-x", forty)
+        wait_until(lambda: mailbox_count(lab, Y2) >= 5, "X's first messages at Y2")
+        lab_ok(lab, "fault", "b-crash")
+        lab_ok(lab, "restore", "b-crash")
+        sending.result(timeout=120)
+    wait_until(lambda: mailbox_count(lab, Y2) >= 40, "the 40 messages at Y2", timeout=60)
+    pop_by_hand(lab, Y2, "STAT")
 
 
 def dial_up(lab: Lab) -> None:

@@ -34,7 +34,7 @@ def relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
 
 @command("fault", lambda p: p.add_argument("fault", choices=faults.FAULTS))
 def fault(lab: Lab, args: argparse.Namespace) -> Exit:
-    """cause a fault: b-down, partition, b-refuses, dns-down"""
+    """cause a fault: b-down, partition, b-refuses, dns-down, a-crash, b-crash, a-disk-full, b-disk-full"""
     print(faults.FAULTS[args.fault].apply(lab))
     Journal(lab.settings).record("fault", name=args.fault)
     return Exit.OK

@@ -3,7 +3,8 @@
 
 SPEC: {"host", "port": 587, "user", "password", "recipient", "tag",
        "sessions": 1, "per_session": 1, "size": 200 (body bytes),
-       "rcpt_options": ["NOTIFY=SUCCESS"], "tls_name": name to verify when host is an address}
+       "rcpt_options": ["NOTIFY=SUCCESS"], "tls_name": name to verify when host is an address,
+       "retry": 0 (seconds to keep reconnecting and resending when the server is gone)}
 Each session logs in once (STARTTLS + AUTH) and sends its messages one after the
 other; sessions run side by side. Message-IDs are <TAG.SESSION.N.RUN@maillab.test>, RUN
 random per invocation, so that no two submissions share one.
@@ -31,24 +32,50 @@ def message(spec: dict, session: int, n: int) -> tuple[str, bytes]:
     return message_id, text.encode()
 
 
+def connect(spec: dict) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(spec["host"], spec.get("port", 587), timeout=60)
+    smtp._host = spec.get("tls_name", spec["host"])  # the name starttls() verifies
+    smtp.starttls(context=ssl.create_default_context())
+    smtp.login(spec["user"], spec["password"])
+    return smtp
+
+
+def send(smtp: smtplib.SMTP, spec: dict, data: bytes) -> tuple[int, bytes]:
+    code, reply = smtp.mail(spec["user"])
+    if code == 250:
+        code, reply = smtp.rcpt(spec["recipient"], spec.get("rcpt_options", []))
+    if code == 250:
+        try:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPDataError as err:
+            code, reply = err.smtp_code, err.smtp_error
+    else:
+        smtp.rset()
+    return code, reply
+
+
 def session(spec: dict, index: int, results: list) -> None:
-    with smtplib.SMTP(spec["host"], spec.get("port", 587), timeout=60) as smtp:
-        smtp._host = spec.get("tls_name", spec["host"])  # the name starttls() verifies
-        smtp.starttls(context=ssl.create_default_context())
-        smtp.login(spec["user"], spec["password"])
-        for n in range(spec.get("per_session", 1)):
-            message_id, data = message(spec, index, n)
-            code, reply = smtp.mail(spec["user"])
-            if code == 250:
-                code, reply = smtp.rcpt(spec["recipient"], spec.get("rcpt_options", []))
-            if code == 250:
-                try:
-                    code, reply = smtp.data(data)
-                except smtplib.SMTPDataError as err:
-                    code, reply = err.smtp_code, err.smtp_error
-            else:
-                smtp.rset()
-            results[index].append([message_id, code, reply.decode()])
+    """With "retry": N seconds, a lost connection (the server crashed) is met as a mail
+    program meets it: reconnect and send the same message again, until N seconds."""
+    patience = spec.get("retry", 0)
+    smtp = None
+    for n in range(spec.get("per_session", 1)):
+        message_id, data = message(spec, index, n)
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                smtp = smtp or connect(spec)
+                code, reply = send(smtp, spec, data)
+                break
+            except (OSError, smtplib.SMTPException) as err:
+                smtp = None
+                if time.monotonic() > deadline:
+                    code, reply = 0, f"no answer: {err}".encode()
+                    break
+                time.sleep(0.2)
+        results[index].append([message_id, code, reply.decode()])
+    if smtp:
+        smtp.quit()
 
 
 def main() -> None:

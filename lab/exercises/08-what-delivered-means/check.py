@@ -1,10 +1,10 @@
 """Exercise 8: ask for a delivery report (DSN NOTIFY=SUCCESS), and for a read receipt,
-and see what each can and cannot prove."""
+and see what each can and cannot prove; then kill B while mail flows and count."""
 
 import re
 
 from lab.checker import Evidence, Result, Step, failed, passed
-from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 
@@ -47,6 +47,53 @@ def receipt_requested(ev: Evidence) -> Result:
     return failed("Y's mailbox holds no message with a Disposition-Notification-To: header")
 
 
+def crash(ev: Evidence) -> float | None:
+    """When the learner last killed B (lab fault b-crash)."""
+    times = [e.time for e in ev.events("fault") if e.get("name") == "b-crash"]
+    return times[-1] if times else None
+
+
+def to_y2(ev: Evidence) -> list:
+    return [m for m in ev.submitted_by(X) if any(a.recipient == Y2 for a in m.attempts)]
+
+
+def crashed_mid_delivery(ev: Evidence) -> Result:
+    killed = crash(ev)
+    if killed is None:
+        return failed("B has not crashed since the reset (lab fault b-crash)")
+    handed = [a.time for m in to_y2(ev) for a in m.attempts if a.recipient == Y2]
+    before, after = sum(t < killed for t in handed), sum(t >= killed for t in handed)
+    if not (before and after):
+        return failed(f"X's mail to Y2 was not on its way when B died ({before} attempt(s) before the "
+                      f"crash, {after} after)")
+    return passed(f"{before} handed to B before the crash, {after} attempt(s) after")
+
+
+def message_ids(mailbox: list[bytes]) -> list[str]:
+    found = [re.search(rb"^Message-ID:\s*(<[^>]+>)", m.split(b"\n\n", 1)[0], re.M | re.I) for m in mailbox]
+    return [f.group(1).decode() for f in found if f]
+
+
+def nothing_lost(ev: Evidence) -> Result:
+    sent = {m.message_id for m in to_y2(ev)}
+    if not sent or crash(ev) is None:
+        return failed("nothing to count yet: X's messages to Y2 and B's crash come first")
+    arrived = message_ids(ev.mailbox(Y2))
+    missing = sent - set(arrived)
+    if missing:
+        return failed(f"{len(missing)} of X's {len(sent)} messages to Y2 are not in Y2's mailbox yet: "
+                      "is B back (lab restore b-crash)? A retries within seconds")
+    twice = sum(arrived.count(m) - 1 for m in sent if arrived.count(m) > 1)
+    return passed(f"{len(sent)} accepted for Y2, all in Y2's mailbox; {twice} of them twice")
+
+
+def y2_counted(ev: Evidence) -> Result:
+    killed = crash(ev)
+    logins = [s for s in ev.pop_sessions(B, Y2) if killed is not None and s.time > killed]
+    return passed("Y2 logged in over POP3 after the crash") if logins else failed(
+        "Y2 has not logged in over POP3 since B came back")
+
+
 STEPS = [
     Step("B sent a delivery report about X's message", b_reported,
          "in client-x, by hand (exercise 2): RCPT TO:<y@provider-b.test> NOTIFY=SUCCESS"),
@@ -55,4 +102,11 @@ STEPS = [
     Step("X asked Y for a read receipt (and nothing made Y answer)", receipt_requested,
          "send one more with the header line Disposition-Notification-To: x@provider-a.test, "
          "and leave it in Y's mailbox"),
+    Step("B crashed while X's mail to Y2 was on its way", crashed_mid_delivery,
+         "start the 40 messages to Y2 in client-x, and while they go: lab fault b-crash, then "
+         "lab restore b-crash"),
+    Step("Every message A accepted for Y2 arrived (duplicates counted)", nothing_lost,
+         "lab restore b-crash, and give A up to 20 s"),
+    Step("Y2 counted over POP3 after the crash", y2_counted,
+         "from client-y: POP3 to pop.provider-b.test as y2@provider-b.test, STAT"),
 ]
