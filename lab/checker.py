@@ -171,6 +171,15 @@ def read_mailbox(container: str, address: str) -> list[bytes]:
     return [base64.b64decode(line) for line in out.split()]
 
 
+def message_ids(messages: list[bytes]) -> list[str]:
+    """The Message-ID of each message, in order (duplicates kept; "" where none)."""
+    ids = []
+    for m in messages:
+        match = re.search(rb"^Message-ID:\s*(<[^>]+>)", m.split(b"\n\n", 1)[0], re.IGNORECASE | re.MULTILINE)
+        ids.append(match.group(1).decode() if match else "")
+    return ids
+
+
 def count_mailbox(container: str, address: str) -> int:
     """How many messages an account's INBOX holds (without reading them)."""
     return len(_mailbox_files(container, address).split())

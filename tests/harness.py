@@ -362,15 +362,6 @@ def submit_many(client: Container, sender: str, password: str, recipient: str, c
     return results
 
 
-def message_ids(messages: list[bytes]) -> list[str]:
-    """The Message-ID of each message, in order (duplicates kept)."""
-    ids = []
-    for m in messages:
-        match = re.search(rb"^Message-ID:\s*(<[^>]+>)", m, re.IGNORECASE | re.MULTILINE)
-        ids.append(match.group(1).decode() if match else "")
-    return ids
-
-
 def deferred(provider: Provider) -> list[dict]:
     """A's deferred messages, each with the reason of its recipients' last failure."""
     return [m for m in provider.queue() if m["queue_name"] == "deferred"]

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from lab import faults
+from lab.checker import message_ids
 from lab.config import Y2, X, Y
 from tests.harness import (
     Container,
@@ -16,7 +17,6 @@ from tests.harness import (
     deferred,
     deferred_entry,
     delivery_bound,
-    message_ids,
     settle,
     submit_many,
     wait_until,

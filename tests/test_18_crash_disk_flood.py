@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from lab import faults, switches
+from lab.checker import message_ids
 from lab.config import PROVIDER_A, PROVIDER_B, SUBMIT_SCRIPT, Y2, X, Y
 from tests.harness import (
     STARTTLS,
     Submitted,
     auth_plain,
     deferred,
-    message_ids,
     pop3,
     pop3_login,
     raw_session,

@@ -13,8 +13,10 @@ load test would hit on purpose: MAX_RECIPIENTS_PER_MINUTE (0: none) and MAILBOX_
     BENCH_COLD=1        also time a cold start (removes the lab's images and the base)
     BENCH_MAKE_TEST=1   also time a warm `make test`
     BENCH_MAX_LABS=8    how many side-by-side labs to try at most
+    BENCH_FAULT_MESSAGES=300  messages in flight across each fault
 
-    measure.py   the measurements      report.py   the table, against the goals
+    measure.py   the measurements      faults.py   mail across each fault
+    report.py    the table, against the goals
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import os
 import time
 
 from lab import config
-from lab.bench import measure
+from lab.bench import faults, measure
 from lab.bench.report import table
 
 __all__ = ["run", "table"]
@@ -49,7 +51,9 @@ def run() -> dict:
     results["throughput_1k"] = measure.throughput(lab, 1024, 1000)
     results["throughput_1k_greylisting"] = measure.throughput_greylisted(lab)
     results["throughput_100k"] = measure.throughput(lab, 100 * 1024, 200)
+    results["peak_memory"] = measure.peak_memory(lab)  # before recovery restarts B (a new peak)
     results["recovery_s"] = measure.recovery(lab, runs)
+    results["faults"] = faults.each(lab, _setting("BENCH_FAULT_MESSAGES", 300))
     lab.down(volumes=True)
     results["image_mb"] = measure.image_sizes()
     if _setting("BENCH_MAKE_TEST", 1):

@@ -86,6 +86,24 @@ def memory(lab: Lab) -> dict[str, float]:
     return dict(sorted(usage.items()))
 
 
+def peak_memory(lab: Lab) -> dict[str, dict[str, float]]:
+    """Each container's highest memory use since it started, against its limit (MiB),
+    from its cgroup (v1: memory.max_usage_in_bytes; v2: memory.peak), page cache
+    included; {} where the host does not show cgroups."""
+    found = {}
+    for service, short in lab.containers().items():
+        full = docker("inspect", "--format", "{{.Id}}", short).strip()
+        for peak, limit in ((f"/sys/fs/cgroup/memory/docker/{full}/memory.max_usage_in_bytes",
+                             f"/sys/fs/cgroup/memory/docker/{full}/memory.limit_in_bytes"),
+                            (f"/sys/fs/cgroup/system.slice/docker-{full}.scope/memory.peak",
+                             f"/sys/fs/cgroup/system.slice/docker-{full}.scope/memory.max")):
+            if Path(peak).exists():
+                found[service] = {"peak_mib": round(int(Path(peak).read_text()) / 2**20, 1),
+                                  "limit_mib": round(int(Path(limit).read_text()) / 2**20, 1)}
+                break
+    return dict(sorted(found.items()))
+
+
 # --- measurements -------------------------------------------------------------------
 
 

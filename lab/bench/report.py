@@ -64,10 +64,18 @@ def table(r: dict) -> str:
             f"{t['messages_per_second']:.0f} msg/s (lost {t['lost']}, duplicated {t['duplicated']})",
             "greylisting off: the line above")
     row("memory under the 1 KB load", f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB")
+    if peaks := r.get("peak_memory"):
+        row("peak memory per container after the loads, against its limit",
+            ", ".join(f"{k} {v['peak_mib']:.0f}/{v['limit_mib']:.0f}" for k, v in peaks.items()) + " MiB",
+            "below each limit", all(v["peak_mib"] < v["limit_mib"] for v in peaks.values()))
     rec = r["recovery_s"]
     row(f"recovery after B is back (median of {rec['runs']})",
         f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})",
         f"<= {GOALS['recovery_s']} s", rec["median"] <= GOALS["recovery_s"])
+    for name, f in r.get("faults", {}).items():
+        row(f"across the fault {name}: submitted / accepted / delivered",
+            f"{f['submitted']} / {f['accepted']} / {f['delivered']}: lost {f['lost']}, "
+            f"duplicated {f['duplicated']}", "lost 0", f["lost"] == 0)
     for image, mb in r["image_mb"].items():
         kind = image.split("/")[-1].split(":")[0]
         goal = GOALS["image_mb"].get(kind)

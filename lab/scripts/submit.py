@@ -4,7 +4,8 @@
 SPEC: {"host", "port": 587, "user", "password", "recipient", "tag",
        "sessions": 1, "per_session": 1, "size": 200 (body bytes),
        "rcpt_options": ["NOTIFY=SUCCESS"], "tls_name": name to verify when host is an address,
-       "retry": 0 (seconds to keep reconnecting and resending when the server is gone)}
+       "retry": 0 (seconds to keep reconnecting and resending when the server is gone
+                   or answers 4xx)}
 Each session logs in once (STARTTLS + AUTH) and sends its messages one after the
 other; sessions run side by side. Message-IDs are <TAG.SESSION.N.RUN@maillab.test>, RUN
 random per invocation, so that no two submissions share one.
@@ -55,8 +56,9 @@ def send(smtp: smtplib.SMTP, spec: dict, data: bytes) -> tuple[int, bytes]:
 
 
 def session(spec: dict, index: int, results: list) -> None:
-    """With "retry": N seconds, a lost connection (the server crashed) is met as a mail
-    program meets it: reconnect and send the same message again, until N seconds."""
+    """With "retry": N seconds, a lost connection (the server crashed) or a temporary
+    refusal (4xx: its disk is full) is met as a mail program meets it: keep the message,
+    reconnect if need be, and send it again, until N seconds."""
     patience = spec.get("retry", 0)
     smtp = None
     for n in range(spec.get("per_session", 1)):
@@ -66,7 +68,9 @@ def session(spec: dict, index: int, results: list) -> None:
             try:
                 smtp = smtp or connect(spec)
                 code, reply = send(smtp, spec, data)
-                break
+                if not (400 <= code < 500 and time.monotonic() < deadline):
+                    break
+                time.sleep(0.5)
             except (OSError, smtplib.SMTPException) as err:
                 smtp = None
                 if time.monotonic() > deadline:

@@ -3,7 +3,7 @@ and see what each can and cannot prove; then kill B while mail flows and count."
 
 import re
 
-from lab.checker import Evidence, Result, Step, failed, passed
+from lab.checker import Evidence, Result, Step, failed, message_ids, passed
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
@@ -67,11 +67,6 @@ def crashed_mid_delivery(ev: Evidence) -> Result:
         return failed(f"X's mail to Y2 was not on its way when B died ({before} attempt(s) before the "
                       f"crash, {after} after)")
     return passed(f"{before} handed to B before the crash, {after} attempt(s) after")
-
-
-def message_ids(mailbox: list[bytes]) -> list[str]:
-    found = [re.search(rb"^Message-ID:\s*(<[^>]+>)", m.split(b"\n\n", 1)[0], re.M | re.I) for m in mailbox]
-    return [f.group(1).decode() for f in found if f]
 
 
 def nothing_lost(ev: Evidence) -> Result:

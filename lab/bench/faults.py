@@ -1,0 +1,66 @@
+"""The bench's faults: X's mail program submits messages to Y2 (4 sessions, resending
+as a mail program does), the fault strikes once mail flows, is undone a few seconds
+later, and Y2's mailbox is counted by Message-ID: submitted, accepted, delivered, lost,
+duplicated (RFC 1047: a crash between B's storing a message and A's reading the 250
+makes A send it again)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+from lab import config, faults
+from lab.checker import count_mailbox, message_ids, read_mailbox
+from lab.compose import Lab, LabError, docker_exec
+
+MEASURED = ("b-down", "b-crash", "a-crash", "b-disk-full", "a-disk-full")
+OUTAGE_S = 3  # how long each fault lasts
+B, Y2 = config.PROVIDER_B.service, config.Y2
+
+
+def _mailbox(lab: Lab) -> list[str]:
+    return message_ids(read_mailbox(lab.container(B), Y2))
+
+
+def _until(test: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not test():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def across(lab: Lab, name: str, total: int) -> dict:
+    fault = faults.FAULTS[name]
+    docker_exec(lab.container(B), ["doveadm", "expunge", "-u", Y2, "mailbox", "INBOX", "all"])
+    spec = {"host": config.PROVIDER_A.smtp, "user": config.X, "password": lab.settings.password(config.X),
+            "recipient": Y2, "tag": name, "sessions": 4, "per_session": total // 4, "retry": 120}
+    load = subprocess.Popen(["docker", "exec", lab.container("client-x"), "python3", "-c",
+                             config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        if not _until(lambda: count_mailbox(lab.container(B), Y2) >= total // 10, 60):
+            raise LabError(f"bench: no mail flowing to Y2 before {name}")
+        fault.cause(lab)
+        time.sleep(OUTAGE_S)
+    finally:
+        fault.cure(lab)
+    out, err = load.communicate(timeout=600)
+    if load.returncode:
+        raise LabError(f"bench: the submissions across {name} failed: {err.decode()[-300:]}")
+    accepted = {row[0] for row in json.loads(out)["results"] if row[1] == 250}
+    _until(lambda: accepted <= set(_mailbox(lab)), 180)  # what is missing then is lost
+    received = _mailbox(lab)
+    result = {"submitted": total, "accepted": len(accepted), "delivered": len(accepted & set(received)),
+              "lost": len(accepted - set(received)),
+              "duplicated": sum(received.count(m) - 1 for m in accepted if received.count(m) > 1)}
+    print(f"bench: {name}: {result}", file=sys.stderr, flush=True)
+    return result
+
+
+def each(lab: Lab, total: int = 300) -> dict[str, dict]:
+    return {name: across(lab, name, total) for name in MEASURED}
