@@ -180,6 +180,19 @@ def message_ids(messages: list[bytes]) -> list[str]:
     return ids
 
 
+def header_block(message: bytes) -> str:
+    """A message's header lines, folded lines joined into one."""
+    return re.sub(r"\r?\n[ \t]+", " ", message.split(b"\n\n", 1)[0].decode(errors="replace"))
+
+
+def auth_results(message: bytes, authserv: str) -> dict[str, str]:
+    """spf/dkim/dmarc -> result, as the server named `authserv` recorded them in its own
+    Authentication-Results headers (the only ones left: others are removed on entry)."""
+    ours = re.findall(rf"^Authentication-Results:\s*{re.escape(authserv)};(.*)$", header_block(message),
+                      re.M | re.I)
+    return dict(re.findall(r"\b(spf|dkim|dmarc)=(\w+)", " ".join(ours)))
+
+
 def count_mailbox(container: str, address: str) -> int:
     """How many messages an account's INBOX holds (without reading them)."""
     return len(_mailbox_files(container, address).split())

@@ -19,7 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-from lab import tls
+from lab import dnszones, tls
 from lab.config import REPO, SERVICES, Settings, compose_env, write_compose_env
 
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -102,8 +102,10 @@ class Lab:
         if missing_images():
             self.build()  # explicitly: Compose v2 might otherwise try to pull them
         tls.ensure_certificates()
+        dnszones.write(self.settings, self.settings.dmarc_policy)
         self.compose("up", "-d", "--remove-orphans")
         self.wait_healthy(timeout)
+        self.run("dns", "load-zones", "--reload")  # a DNS that was running serves them too
         return time.monotonic() - started
 
     def stop(self, *services: str) -> None:

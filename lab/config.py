@@ -146,6 +146,7 @@ RETRY_PROFILES: dict[str, dict[str, str]] = {
 }
 
 QUOTA_FULL_MODES = ("bounce", "tempfail", "discard")  # images/provider/quota-full-mode
+DMARC_POLICIES = ("none", "quarantine", "reject")  # published in _dmarc.<domain> (lab/dnszones.py)
 
 
 def seconds(duration: str) -> int:
@@ -186,6 +187,7 @@ class Settings:
     op25b: bool  # providers block their customers' port 25 (images/provider/op25b)
     greylist: bool  # port 25 greylisted by postgrey (images/provider/greylist)
     greylist_delay: int  # seconds
+    dmarc_policy: str  # what both domains ask receivers to do with mail failing DMARC
 
     @property
     def max_message_bytes(self) -> int:
@@ -327,6 +329,10 @@ def load(
     if profile not in RETRY_PROFILES:
         raise SettingError("RETRY_PROFILE", profile, f"must be one of {', '.join(RETRY_PROFILES)}")
 
+    dmarc_policy = values.get("DMARC_POLICY", "reject")
+    if dmarc_policy not in DMARC_POLICIES:
+        raise SettingError("DMARC_POLICY", dmarc_policy, f"must be one of {', '.join(DMARC_POLICIES)}")
+
     op25b = _on_off(values, "OP25B", "on")
     greylist = _on_off(values, "GREYLIST", "off")
     greylist_delay = _int_setting({"GREYLIST_DELAY": values.get("GREYLIST_DELAY", "10")},
@@ -348,6 +354,7 @@ def load(
         op25b=op25b,
         greylist=greylist,
         greylist_delay=greylist_delay,
+        dmarc_policy=dmarc_policy,
     )
 
 

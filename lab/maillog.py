@@ -141,7 +141,8 @@ def messages(lines: list[LogLine]) -> dict[str, Message]:
 @dataclass(frozen=True)
 class Reject:
     """A recipient Postfix refused (NOQUEUE: reject: ...), or took only to throw the
-    message away (NOQUEUE: discard: ..., a full mailbox with QUOTA_FULL=discard)."""
+    message away (NOQUEUE: discard: ..., a full mailbox with QUOTA_FULL=discard), or a
+    whole message a milter refused at the end of DATA (ID: milter-reject: ..., DMARC)."""
 
     time: float
     program: str
@@ -150,7 +151,7 @@ class Reject:
     reply: str  # 554 5.7.1 <...>: Relay access denied; for a discard, the reason
     sender: str
     recipient: str
-    action: str = "reject"  # or "discard"
+    action: str = "reject"  # or "discard", "milter-reject"
 
     @property
     def greylisted(self) -> bool:
@@ -161,12 +162,19 @@ REJECT = re.compile(r"(reject|discard): (\w+) from (\S+): (\d{3} \d\.\d\.\d .*?|
                     r"from=<([^>]*)> to=<([^>]*)>")
 
 
+MILTER_REJECT = re.compile(r"milter-reject: (\S+) from (\S+): (\d\.\d\.\d .*?); from=<([^>]*)> to=<([^>]*)>")
+
+
 def rejects(lines: list[LogLine]) -> list[Reject]:
     found = []
     for line in lines:
         if line.queue_id == "NOQUEUE" and (m := REJECT.search(line.text)):
             action, command, client, reply, sender, recipient = m.groups()
             found.append(Reject(line.time, line.program, command, client, reply, sender, recipient, action))
+        elif m := MILTER_REJECT.search(line.text):
+            command, client, reply, sender, recipient = m.groups()
+            found.append(Reject(line.time, line.program, command, client, reply, sender, recipient,
+                                "milter-reject"))
     return found
 
 
@@ -211,7 +219,10 @@ class MailboxEvent:
 def mailbox_events(lines: list[LogLine]) -> list[MailboxEvent]:
     found = []
     for line in lines:
-        if line.program == "lmtp" and (m := re.match(r"msgid=(<[^>]*>|\S+): saved mail to", line.text)):
+        # LMTP logs "msgid=<...>: saved mail to INBOX", or, when Sieve ran (it does since
+        # the quarantine script), "sieve: msgid=<...>: stored mail into mailbox 'INBOX'"
+        saved = r"(?:sieve: )?msgid=(<[^>]*>|\S+): (?:saved mail to|stored mail into mailbox)"
+        if line.program == "lmtp" and (m := re.match(saved, line.text)):
             found.append(MailboxEvent(line.time, line.user, "lmtp", "saved", m.group(1), line.session))
         elif line.text.startswith("flag_change:") and "\\Seen" in line.text:
             found.append(MailboxEvent(line.time, line.user, line.program, "seen", _msgid(line.text),

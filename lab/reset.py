@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lab import access
+from lab import access, dnszones
 from lab.compose import Lab, LabError
 from lab.config import INTERNET, PROVIDER_B, PROVIDERS, SERVICES, SHELL_HISTORY
 from lab.journal import Journal
@@ -40,6 +40,8 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
         users = " ".join(a.address for a in p.accounts)
         scripts[p.service] += (f"; configure --reload --fresh && postsuper -d ALL 2>/dev/null"
                                f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
+    dnszones.write(lab.settings, lab.settings.dmarc_policy)  # DMARC_POLICY from .env again
+    scripts["dns"] += "; load-zones --reload"
     with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
         list(pool.map(lambda item: lab.run(item[0], "sh", "-ec", item[1]), scripts.items()))
     Journal(lab.settings).start_over()

@@ -6,11 +6,13 @@ a script in images/provider/; `lab-switches` there reports them all at once.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from lab import dnszones
 from lab.compose import Lab, LabError
-from lab.config import PROVIDER_A, PROVIDER_B, PROVIDERS, QUOTA_FULL_MODES, RETRY_PROFILES
+from lab.config import DMARC_POLICIES, PROVIDER_A, PROVIDER_B, PROVIDERS, QUOTA_FULL_MODES, RETRY_PROFILES
 
 # The open-relay switch, for exercise 5 only: the classic mistake of trusting every
 # network ("mynetworks = 0.0.0.0/0"), which lets anyone relay through A's port 25.
@@ -30,6 +32,9 @@ class ProviderSwitches:
     open_relay: bool
     quota_full: str
     retry_profile: str  # a name of RETRY_PROFILES, or "custom"
+    dkim_key: str  # good (the key the DNS publishes) or broken (`lab dkim break`)
+    dmarc: str  # the policy its domain publishes: none, quarantine or reject
+
 
     def on(self) -> list[str]:
         """The switches that differ from a plain provider of the story, in words."""
@@ -40,6 +45,9 @@ class ProviderSwitches:
             words.append("port 25 blocked for customers")
         if self.greylist:
             words.append(f"greylisting ({self.greylist_delay} s)")
+        words.append(f"DMARC p={self.dmarc}")
+        if self.dkim_key != "good":
+            words.append(f"DKIM key {self.dkim_key.upper()}")
         words.append(f"full mailbox: {self.quota_full}")
         words.append(f"retries: {self.retry_profile}")
         return words
@@ -54,6 +62,7 @@ def _parse(service: str, out: str) -> ProviderSwitches:
         greylist=values.get("greylist") == "on", greylist_delay=int(values.get("delay", "0") or 0),
         open_relay=values.get("mynetworks") == OPEN_RELAY_MYNETWORKS,
         quota_full=values.get("quota_full", "?"), retry_profile=profile,
+        dkim_key=values.get("dkim_key", "?"), dmarc=values.get("dmarc", "") or "?",
     )
 
 
@@ -110,3 +119,22 @@ def set_quota_full(lab: Lab, mode: str, service: str = PROVIDER_B.service) -> No
     if mode not in QUOTA_FULL_MODES:
         raise LabError(f"no mode {mode!r}; choose one of {', '.join(QUOTA_FULL_MODES)}")
     lab.run(service, "quota-full-mode", mode)
+
+
+def set_dmarc(lab: Lab, policy: str) -> None:
+    """Both domains publish DMARC policy `policy`: the zones are written again and the
+    lab's DNS reloads them; returns once both providers read the new record."""
+    if policy not in DMARC_POLICIES:
+        raise LabError(f"no DMARC policy {policy!r}; choose one of {', '.join(DMARC_POLICIES)}")
+    dnszones.write(lab.settings, policy)
+    lab.run("dns", "load-zones", "--reload")
+    deadline = time.monotonic() + 10
+    while any(s.dmarc != policy for s in state(lab).values()):
+        if time.monotonic() > deadline:
+            raise LabError(f"the lab's DNS still publishes another DMARC policy than {policy!r}")
+        time.sleep(0.2)
+
+
+def set_dkim_key(lab: Lab, key: str, service: str = PROVIDER_A.service) -> None:
+    """Which key the provider signs with: good (published) or broken (not published)."""
+    lab.run(service, "dkim-key", key)

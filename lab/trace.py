@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import maillog
+from lab.checker import auth_results, header_block, read_mailbox
 from lab.compose import Lab, LabError
 from lab.config import PROVIDERS, STATE_DIR, Provider, provider_of
 
@@ -71,6 +72,34 @@ def find(lab: Lab, message_id: str | None) -> tuple[str, dict[str, dict[str, mai
     return wanted, queues, logs
 
 
+def verdicts(lab: Lab, provider: Provider, recipient: str, message_id: str) -> str:
+    """What the receiving provider concluded about who sent the message: its own
+    Authentication-Results headers in the stored copy ("spf=pass dkim=pass dmarc=pass"),
+    or "" when the copy is gone (fetched and deleted) or was never checked."""
+    try:
+        stored = read_mailbox(lab.container(provider.service), recipient)
+    except LabError:
+        return ""
+    for message in stored:
+        if re.search(rf"^Message-ID:\s*{re.escape(message_id)}", header_block(message), re.M | re.I):
+            found = auth_results(message, provider.mx)
+            return " ".join(f"{k}={found[k]}" for k in ("spf", "dkim", "dmarc") if k in found)
+    return ""
+
+
+def _checked(lab: Lab, provider: Provider, message: maillog.Message, wanted: str,
+             after: float = 0.0) -> list[Event]:
+    """The receiver's sender-authentication step, for mail it took on port 25, drawn
+    after the hand-over (`after`: when the sender logged it) and before the delivery."""
+    stored = [a for a in message.attempts if a.status == "sent"]
+    if message.sasl_user or not stored:
+        return []
+    found = verdicts(lab, provider, stored[0].recipient, wanted)
+    # the same time as the hand-over (logs count whole seconds): sorting keeps the order
+    return [Event(max(message.received, after), 5, _letter(provider), _letter(provider),
+                  f"who really sent it? {found} (its Authentication-Results)")] if found else []
+
+
 def build(lab: Lab, message_id: str | None = None) -> Trace:
     wanted, queues, logs = find(lab, message_id)
     origins = [(svc, m) for svc, q in queues.items() for m in q.values()
@@ -96,6 +125,7 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
                         f"queued {first.queue_id}: from=<{first.sender}>, {first.size} bytes"))
     outcome = f"in {origin.service}'s queue ({first.queue_id}), not tried yet"
     handed: maillog.Attempt | None = None
+    events += _checked(lab, origin, first, wanted)
     for attempt in first.attempts:
         if attempt.program.endswith("/lmtp"):  # a recipient at the same provider
             events.append(Event(attempt.time, 5, a, a, f"LMTP into {attempt.recipient}'s mailbox: "
@@ -122,6 +152,11 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             events.append(Event(attempt.time, 4, a, b, f"deferred, A keeps it and retries: {attempt.reason}",
                                 ok=False))
             outcome = f"waiting in {origin.service}'s queue ({first.queue_id}): {attempt.reason}"
+        elif re.search(r"\b(DMARC|SPF)\b", attempt.reason):
+            check = "DMARC" if "DMARC" in attempt.reason else "SPF"
+            events.append(Event(attempt.time, 4, a, b, f"refused by {b}'s {check} check ({attempt.dsn}): "
+                                f"{attempt.reason}", ok=False))
+            outcome = f"refused by {other.service}: it failed {check}"
         else:
             events.append(Event(attempt.time, 4, a, b, f"{attempt.status} ({attempt.dsn}): {attempt.reason}",
                                 ok=False))
@@ -141,6 +176,7 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             events.append(Event(when, 5, b, b, "discarded at B: mailbox full — nobody is told "
                                 f"(B's log: {discards[-1].reply})", ok=False))
             outcome = f"discarded at {other.service}: mailbox full — nobody is told"
+        events += _checked(lab, other, second, wanted, after=handed.time)
         for attempt in second.attempts:
             ok = attempt.status == "sent"
             label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok

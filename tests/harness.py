@@ -9,6 +9,7 @@ state.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -22,7 +23,7 @@ from email.policy import SMTP
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from lab import config
+from lab import config, dnszones
 from lab.checker import read_mailbox
 from lab.compose import docker_exec
 from lab.config import SUBMIT_SCRIPT
@@ -420,3 +421,15 @@ def settle(providers: list[Provider], address: str) -> None:
 def deferred_entry(provider: Provider, queue_id: str) -> dict | None:
     """The queue entry of one message if it waits in the deferred queue, else None."""
     return next((m for m in deferred(provider) if m["queue_id"] == queue_id), None)
+
+
+def client_in_log(settings: config.Settings, service: str) -> str:
+    """How a provider's Postfix names a client in its log, NAME[ADDRESS]: a customer by
+    its dial-up name, a provider by its mx. name (both forward-confirmed in the lab's
+    DNS), the outsider, which has no name, as unknown."""
+    provider = next((p for p in config.PROVIDERS if p.customer == service), None)
+    if provider:
+        address = settings.address(service, provider.access_network)
+        return f"{dnszones.dialup_name(ipaddress.IPv4Address(address), provider)}[{address}]"
+    owner = next((p for p in config.PROVIDERS if p.service == service), None)
+    return f"{owner.mx if owner else 'unknown'}[{settings.address(service)}]"

@@ -1,5 +1,6 @@
 """Step 1: the lab's DNS tells everyone where each provider's mail goes (MX), and nothing
-else: no access-network name or address, no name outside the lab."""
+else: no access-side name of a container, no name outside the lab (the names of addresses,
+reverse DNS, are in test_19)."""
 
 import ipaddress
 

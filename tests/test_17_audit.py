@@ -137,7 +137,7 @@ NEEDED = {  # compose.yaml says why each is needed
     "provider-a": {"NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "FOWNER", "DAC_OVERRIDE",
                    "KILL", "SYS_CHROOT"},
     "client-x": {"NET_ADMIN", "NET_RAW", "SETUID", "SETGID"},
-    "dns": {"NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID"},
+    "dns": {"NET_ADMIN", "NET_BIND_SERVICE", "SETUID", "SETGID", "KILL"},
 }
 NEEDED["provider-b"], NEEDED["client-y"], NEEDED["outsider"] = NEEDED["provider-a"], NEEDED["client-x"], \
     NEEDED["client-x"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 
 from lab import access, config, switches
@@ -75,8 +76,9 @@ def down(lab: Lab, args: argparse.Namespace) -> Exit:
 
 @command("clean")
 def clean(lab: Lab, args: argparse.Namespace) -> Exit:
-    """stop the lab and delete its volumes (mailboxes, queues)"""
+    """stop the lab and delete its volumes (mailboxes, queues) and its DKIM keys"""
     lab.down(volumes=True)
+    shutil.rmtree(lab.settings.state_dir / "dkim", ignore_errors=True)  # new keys at the next start
     Journal(lab.settings).start_over()  # what was done in the deleted lab no longer counts
     print(f"maillab {lab.project} stopped and its volumes deleted.")
     return Exit.OK

@@ -118,6 +118,37 @@ def greylist(lab: Lab, args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
+DMARC_WORDS = {
+    "none": "only recorded: a message failing DMARC is delivered, with dmarc=fail in its headers",
+    "quarantine": "delivered but marked: \"[DMARC quarantine]\" in its Subject and an X-Quarantine header",
+    "reject": "refused while the sender is still connected: 550 5.7.1 rejected by DMARC policy",
+}
+
+
+@command("dmarc", lambda p: p.add_argument("policy", choices=config.DMARC_POLICIES))
+def dmarc(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH: the DMARC policy both domains publish: none, quarantine or reject"""
+    switches.set_dmarc(lab, args.policy)
+    Journal(lab.settings).record("dmarc", policy=args.policy)
+    print(f"Both domains now publish p={args.policy} (dig TXT _dmarc.provider-a.test): mail whose From:\n"
+          f"fails DMARC is {DMARC_WORDS[args.policy]}. `lab reset` puts back DMARC_POLICY from .env.")
+    return Exit.OK
+
+
+@command("dkim", lambda p: p.add_argument("action", choices=("break", "fix")))
+def dkim(lab: Lab, args: argparse.Namespace) -> Exit:
+    """LAB SWITCH: provider-a signs with a key the DNS does not publish (break), or its own (fix)"""
+    broken = args.action == "break"
+    switches.set_dkim_key(lab, "broken" if broken else "good")
+    Journal(lab.settings).record("dkim", broken=broken)
+    if broken:
+        print("LAB SWITCH: provider-a now signs with a key the DNS does not publish: its mail fails DKIM\n"
+              "at B (dkim=fail), and DMARC passes only if SPF does. Undo: lab dkim fix")
+    else:
+        print("provider-a signs with the key its DNS publishes again (dkim=pass at B).")
+    return Exit.OK
+
+
 @command("open-relay", lambda p: p.add_argument("state", choices=("on", "off")))
 def open_relay(lab: Lab, args: argparse.Namespace) -> Exit:
     """LAB SWITCH for exercise 5: provider-a relays for anyone"""
