@@ -43,8 +43,10 @@ def across(lab: Lab, name: str, total: int) -> dict:
                              config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        if not _until(lambda: count_mailbox(lab.container(B), Y2) >= total // 10, 60):
-            raise LabError(f"bench: no mail flowing to Y2 before {name}")
+        if not _until(lambda: count_mailbox(lab.container(B), Y2) >= total // 20, 120):
+            load.kill()
+            print(f"bench: {name}: no mail flowed to Y2 within 120 s; not measured", file=sys.stderr)
+            return {"submitted": total, "error": "no mail flowed to Y2 before the fault"}
         fault.cause(lab)
         time.sleep(OUTAGE_S)
     finally:

@@ -73,6 +73,9 @@ def table(r: dict) -> str:
         f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})",
         f"<= {GOALS['recovery_s']} s", rec["median"] <= GOALS["recovery_s"])
     for name, f in r.get("faults", {}).items():
+        if "error" in f:
+            row(f"across the fault {name}", f"not measured: {f['error']}", "lost 0", False)
+            continue
         row(f"across the fault {name}: submitted / accepted / delivered",
             f"{f['submitted']} / {f['accepted']} / {f['delivered']}: lost {f['lost']}, "
             f"duplicated {f['duplicated']}", "lost 0", f["lost"] == 0)
