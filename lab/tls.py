@@ -7,6 +7,7 @@ for 127.0.0.1, so a desktop mail client that trusts ca.crt can verify it too.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import tempfile
 from pathlib import Path
@@ -23,11 +24,21 @@ def _openssl(*args: str) -> None:
 
 
 def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
-    """Create the CA and the provider certificates unless they exist. True if created."""
+    """Create the CA and the provider certificates unless they exist. True if created.
+    Labs started at once (the test workers, a class) share them: one makes them, under
+    a lock, and the others wait and use them."""
     wanted = [tls_dir / "ca.crt"]
     wanted += [tls_dir / f"{p.service}.{ext}" for p in PROVIDERS for ext in ("crt", "key")]
-    if all(path.exists() for path in wanted):
-        return False
+    tls_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(tls_dir.parent / "tls.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if all(path.exists() for path in wanted):
+            return False
+        _make(tls_dir)
+    return True
+
+
+def _make(tls_dir: Path) -> None:
     tls_dir.mkdir(parents=True, exist_ok=True)
     ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
     _openssl(
@@ -57,4 +68,3 @@ def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
             )
         key.chmod(0o600)
     ca_key.chmod(0o600)
-    return True
