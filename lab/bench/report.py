@@ -65,9 +65,10 @@ def table(r: dict) -> str:
             "greylisting off: the line above")
     row("memory under the 1 KB load", f"{sum(r['throughput_1k']['memory_under_load_mib'].values()):.0f} MiB")
     if peaks := r.get("peak_memory"):
-        row("peak memory per container after the loads, against its limit",
-            ", ".join(f"{k} {v['peak_mib']:.0f}/{v['limit_mib']:.0f}" for k, v in peaks.items()) + " MiB",
-            "below each limit", all(v["peak_mib"] < v["limit_mib"] for v in peaks.values()))
+        # the cgroup's peak counts the page cache too: at the limit, the kernel reclaims
+        # cache first, so only an OOM kill (dmesg) would say a process ran out
+        row("peak memory per container after the loads / limit (page cache included)",
+            ", ".join(f"{k} {v['peak_mib']:.0f}/{v['limit_mib']:.0f}" for k, v in peaks.items()) + " MiB")
     rec = r["recovery_s"]
     row(f"recovery after B is back (median of {rec['runs']})",
         f"{rec['median']:.1f} s (min {rec['min']:.1f}, max {rec['max']:.1f})",
