@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from lab import faults, switches
+from lab.bench.faults import submit_in_background
 from lab.checker import message_ids
-from lab.config import PROVIDER_A, PROVIDER_B, SUBMIT_SCRIPT, Y2, X, Y
+from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 from tests.harness import (
     STARTTLS,
     Submitted,
@@ -35,16 +36,12 @@ IN_FLIGHT = 400  # messages sent across each crash: at least 300 (issue 13)
 
 
 class Background:
-    """X's mail program submitting `count` messages to Y2 in 4 sessions, in the
-    background, reconnecting and resending for up to `retry` seconds when A is gone."""
+    """X's mail program submitting `count` messages to Y2 in the background, as the
+    bench does (lab/bench/faults.py), reconnecting and resending for up to `retry`
+    seconds when A is gone."""
 
     def __init__(self, lab, count: int, tag: str, retry: int = 0) -> None:
-        spec = {"host": PROVIDER_A.smtp, "tls_name": PROVIDER_A.smtp, "user": X,
-                "password": lab.settings.password(X), "recipient": Y2, "tag": tag,
-                "sessions": 4, "per_session": count // 4, "retry": retry}
-        self.process = subprocess.Popen(
-            ["docker", "exec", lab.container("client-x"), "python3", "-c", SUBMIT_SCRIPT.read_text(),
-             json.dumps(spec)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process = submit_in_background(lab, count, tag, retry)
 
     def results(self) -> list[Submitted]:
         out, err = self.process.communicate(timeout=300)

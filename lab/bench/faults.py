@@ -34,14 +34,21 @@ def _until(test: Callable[[], bool], timeout: float) -> bool:
     return True
 
 
+def submit_in_background(lab: Lab, total: int, tag: str, retry: int) -> subprocess.Popen:
+    """X's mail program submitting `total` messages to Y2 in 4 sessions, resending for up
+    to `retry` seconds when A is gone or answers 4xx (lab/scripts/submit.py); its JSON
+    report comes on the process's stdout."""
+    spec = {"host": config.PROVIDER_A.smtp, "user": config.X, "password": lab.settings.password(config.X),
+            "recipient": Y2, "tag": tag, "sessions": 4, "per_session": total // 4, "retry": retry}
+    return subprocess.Popen(["docker", "exec", lab.container("client-x"), "python3", "-c",
+                             config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def across(lab: Lab, name: str, total: int) -> dict:
     fault = faults.FAULTS[name]
     docker_exec(lab.container(B), ["doveadm", "expunge", "-u", Y2, "mailbox", "INBOX", "all"])
-    spec = {"host": config.PROVIDER_A.smtp, "user": config.X, "password": lab.settings.password(config.X),
-            "recipient": Y2, "tag": name, "sessions": 4, "per_session": total // 4, "retry": 120}
-    load = subprocess.Popen(["docker", "exec", lab.container("client-x"), "python3", "-c",
-                             config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    load = submit_in_background(lab, total, name, retry=120)
     try:
         if not _until(lambda: count_mailbox(lab.container(B), Y2) >= total // 20, 120):
             load.kill()
