@@ -86,8 +86,15 @@ class Evidence:
     def greylist_decisions(self, service: str) -> list[maillog.GreylistDecision]:
         return maillog.greylist_decisions(list(self.log(service)))
 
-    def pop_sessions(self, service: str, user: str | None = None) -> list[maillog.PopSession]:
-        return [s for s in maillog.pop_sessions(list(self.log(service))) if user is None or s.user == user]
+    def pop_sessions(self, service: str, user: str | None = None) -> list[maillog.ReadSession]:
+        return self.read_sessions(service, user, "pop3")
+
+    def imap_sessions(self, service: str, user: str | None = None) -> list[maillog.ReadSession]:
+        return self.read_sessions(service, user, "imap")
+
+    def read_sessions(self, service: str, user: str | None, protocol: str) -> list[maillog.ReadSession]:
+        return [s for s in maillog.read_sessions(list(self.log(service)), protocol)
+                if user is None or s.user == user]
 
     def submitted_by(self, address: str) -> list[maillog.Message]:
         """Messages the account handed to its provider on the submission port."""

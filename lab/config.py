@@ -75,6 +75,10 @@ class Provider:
     def pop(self) -> str:
         return f"pop.{self.domain}"
 
+    @property
+    def imap(self) -> str:
+        return f"imap.{self.domain}"
+
 
 def _accounts(domain: str, *locals_: str) -> tuple[Account, ...]:
     return tuple(Account(lp, domain, f"{lp.upper()}_PASSWORD") for lp in locals_)
@@ -114,7 +118,7 @@ HOST_NUMBERS: dict[str, dict[str, int]] = {
     "access-b": {"provider-b": 20, "client-y": 100},
 }
 SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
-PUBLISHED_PORTS = (25, 587, 110, 995)  # of each provider, on 127.0.0.1
+PUBLISHED_PORTS = (25, 587, 110, 995, 143, 993)  # of each provider, on 127.0.0.1
 
 # Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).
 # The lifetimes are how long Postfix keeps trying before it returns a message.

@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 DOCKER_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z (.*)$")
 POSTFIX = re.compile(r"\b(postfix(?:/[\w-]+)+)\[\d+\]: (?:([0-9A-F]{6,}|NOQUEUE): )?(.*)$")
 DOVECOT = re.compile(
-    r"\b(lmtp|pop3|pop3-login|doveadm)(?:\(([^)]*)\))?((?:<[^>]*>)*): (?:Info: |Warning: |Error: )?(.*)$")
+    r"\b(lmtp|pop3|pop3-login|imap|imap-login|doveadm)(?:\(([^)]*)\))?((?:<[^>]*>)*): "
+    r"(?:Info: |Warning: |Error: )?(.*)$")
 POSTGREY = re.compile(r"^postgrey: (action=.*)$")  # images/provider/greylist marks its lines
 FIELD = re.compile(r"(\w[\w-]*)=(<[^>]*>|\[[^\]]*\][^,\s]*|[^,\s]*)")
 STATUS = re.compile(r"status=(\w+) \((.*)\)$")
@@ -25,11 +26,11 @@ STATUS = re.compile(r"status=(\w+) \((.*)\)$")
 @dataclass(frozen=True)
 class LogLine:
     time: float  # seconds since the epoch, as Docker stamped the line
-    program: str  # postfix/submission/smtpd, postfix/qmgr, lmtp, pop3, pop3-login, ...
+    program: str  # postfix/submission/smtpd, postfix/qmgr, lmtp, pop3, imap-login, ...
     queue_id: str  # Postfix's queue id, "NOQUEUE", or ""
     user: str  # Dovecot's user, or ""
     text: str
-    session: str = ""  # Dovecot's session id: ties a POP3 login to what it did
+    session: str = ""  # Dovecot's session id: ties a POP3 or IMAP login to what it did
 
     @property
     def fields(self) -> dict[str, str]:
@@ -210,23 +211,31 @@ class MailboxEvent:
 
     time: float
     user: str
-    program: str  # lmtp, pop3, doveadm
-    event: str  # saved, seen, expunged
+    program: str  # lmtp, pop3, imap, doveadm
+    event: str  # saved, seen (the \Seen flag set), flagged (other flags changed), expunged
     message_id: str
-    session: str  # a POP3 session's id (see PopSession)
+    session: str  # a POP3 or IMAP session's id (see ReadSession)
+    flags: str = ""  # the message's flags after a change, e.g. "\Seen \Flagged"
 
 
 def mailbox_events(lines: list[LogLine]) -> list[MailboxEvent]:
     found = []
+    flags_before: dict[tuple[str, str, str], str] = {}  # (user, box, uid): the flags last logged
     for line in lines:
         # LMTP logs "msgid=<...>: saved mail to INBOX", or, when Sieve ran (it does since
         # the quarantine script), "sieve: msgid=<...>: stored mail into mailbox 'INBOX'"
         saved = r"(?:sieve: )?msgid=(<[^>]*>|\S+): (?:saved mail to|stored mail into mailbox)"
         if line.program == "lmtp" and (m := re.match(saved, line.text)):
             found.append(MailboxEvent(line.time, line.user, "lmtp", "saved", m.group(1), line.session))
-        elif line.text.startswith("flag_change:") and "\\Seen" in line.text:
-            found.append(MailboxEvent(line.time, line.user, line.program, "seen", _msgid(line.text),
-                                       line.session))
+        elif line.text.startswith("flag_change:"):
+            # mail_log gives the flags after the change: \Seen is news only if it was not there
+            key = (line.user, line.fields.get("box", ""), line.fields.get("uid", ""))
+            flags = re.search(r"flags=\(([^)]*)\)", line.text)
+            now = flags.group(1) if flags else ""
+            seen = "\\Seen" in now and "\\Seen" not in flags_before.get(key, "")
+            flags_before[key] = now
+            found.append(MailboxEvent(line.time, line.user, line.program, "seen" if seen else "flagged",
+                                      _msgid(line.text), line.session, now))
         elif line.text.startswith("expunge:"):
             found.append(MailboxEvent(line.time, line.user, line.program, "expunged",
                                        _msgid(line.text), line.session))
@@ -239,29 +248,44 @@ def _msgid(text: str) -> str:
 
 
 @dataclass
-class PopSession:
-    """One POP3 login and what it did: Dovecot's login and logout lines, by session id."""
+class ReadSession:
+    """One POP3 or IMAP login and what it did: Dovecot's login and logout lines, by
+    session id. For IMAP, "retrieved" counts whole messages fetched (BODY[]), "topped"
+    headers only, "deleted" messages expunged."""
 
     time: float
     user: str
     session: str
+    protocol: str  # pop3 or imap
     tls: bool
+    address: str  # the client's address
     retrieved: int = 0
     deleted: int = 0
     topped: int = 0
     ended: float = 0.0
 
 
-def pop_sessions(lines: list[LogLine]) -> list[PopSession]:
-    sessions: dict[str, PopSession] = {}
+# The logout line's counters, by protocol: POP3's "retr=1/512, del=1/1, top=0/0" and
+# IMAP's imap_logout_format (dovecot.conf) "expunged=1 fetched=1 fetched_headers=0".
+COUNTERS = {"pop3": {"retr": "retrieved", "del": "deleted", "top": "topped"},
+            "imap": {"fetched": "retrieved", "expunged": "deleted", "fetched_headers": "topped"}}
+
+
+def read_sessions(lines: list[LogLine], protocol: str | None = None) -> list[ReadSession]:
+    """The POP3 and IMAP sessions in a provider's log (or one protocol's)."""
+    sessions: dict[str, ReadSession] = {}
     for line in lines:
-        if line.program == "pop3-login" and line.text.startswith("Login:"):
-            sessions[line.session] = PopSession(line.time, line.fields.get("user", ""), line.session,
-                                                ", TLS" in line.text)
-        elif line.program == "pop3" and "Logged out" in line.text and line.session in sessions:
-            counts = {k: int(v.split("/")[0]) for k, v in line.fields.items() if k in ("top", "retr", "del")}
+        kind = line.program.removesuffix("-login")
+        if kind not in COUNTERS or (protocol and kind != protocol):
+            continue
+        if line.program.endswith("-login") and line.text.startswith("Login:"):
+            sessions[line.session] = ReadSession(line.time, line.fields.get("user", ""), line.session, kind,
+                                                 ", TLS" in line.text, line.fields.get("rip", ""))
+        elif not line.program.endswith("-login") and line.session in sessions and (
+                "Logged out" in line.text or "Disconnected" in line.text):
             s = sessions[line.session]
-            s.retrieved, s.deleted = counts.get("retr", 0), counts.get("del", 0)
-            s.topped = counts.get("top", 0)
+            for name, value in line.fields.items():
+                if name in COUNTERS[kind]:
+                    setattr(s, COUNTERS[kind][name], int(value.split("/")[0]))
             s.ended = line.time
     return list(sessions.values())

@@ -1,8 +1,10 @@
 """The lab's certificate authority, made on this machine the first time it is needed.
 
 No private key is ever committed: `.lab/tls/` is created locally with openssl. Each
-provider gets a certificate for its names (mx., smtp., pop. and the domain itself) and
-for 127.0.0.1, so a desktop mail client that trusts ca.crt can verify it too.
+provider gets a certificate for its names (mx., smtp., pop., imap. and the domain
+itself) and for 127.0.0.1, so a desktop mail client that trusts ca.crt can verify it too.
+A certificate made before a name was added is made again, by the same CA (a client
+that trusts ca.crt keeps trusting the lab).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lab.config import PROVIDERS, STATE_DIR
+from lab.config import PROVIDERS, STATE_DIR, Provider
 
 TLS_DIR = STATE_DIR / "tls"
 CA_CERT = TLS_DIR / "ca.crt"
@@ -27,18 +29,34 @@ def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
     """Create the CA and the provider certificates unless they exist. True if created.
     Labs started at once (the test workers, a class) share them: one makes them, under
     a lock, and the others wait and use them."""
-    wanted = [tls_dir / "ca.crt"]
-    wanted += [tls_dir / f"{p.service}.{ext}" for p in PROVIDERS for ext in ("crt", "key")]
     tls_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(tls_dir.parent / "tls.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if all(path.exists() for path in wanted):
-            return False
-        _make(tls_dir)
-    return True
+        ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+        made = not (ca_crt.exists() and ca_key.exists())
+        if made:
+            _make_ca(tls_dir)
+        for p in PROVIDERS:
+            if made or not _covers(tls_dir / f"{p.service}.crt", _names(p)):
+                _make_certificate(tls_dir, p)
+                made = True
+    return made
 
 
-def _make(tls_dir: Path) -> None:
+def _names(p: Provider) -> list[str]:
+    return [p.mx, p.smtp, p.pop, p.imap, p.domain, "localhost"]
+
+
+def _covers(crt: Path, names: list[str]) -> bool:
+    """Whether a certificate exists, with its key, and names every one of `names`."""
+    if not (crt.exists() and crt.with_suffix(".key").exists()):
+        return False
+    done = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(crt)],
+                          capture_output=True, text=True)
+    return all(f"DNS:{n}" in done.stdout.replace(" ", "").split(",") for n in names)
+
+
+def _make_ca(tls_dir: Path) -> None:
     tls_dir.mkdir(parents=True, exist_ok=True)
     ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
     _openssl(
@@ -48,23 +66,25 @@ def _make(tls_dir: Path) -> None:
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )
-    for p in PROVIDERS:
-        key, crt = tls_dir / f"{p.service}.key", tls_dir / f"{p.service}.crt"
-        names = [p.mx, p.smtp, p.pop, p.domain, "localhost"]
-        san = ",".join([f"DNS:{n}" for n in names] + ["IP:127.0.0.1"])
-        with tempfile.TemporaryDirectory() as tmp:
-            csr, ext = Path(tmp) / "req.csr", Path(tmp) / "ext.cnf"
-            ext.write_text(
-                f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-                "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-            )
-            _openssl(
-                "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={p.mx}",
-            )
-            _openssl(
-                "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
-                "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext),
-            )
-        key.chmod(0o600)
     ca_key.chmod(0o600)
+
+
+def _make_certificate(tls_dir: Path, p: Provider) -> None:
+    ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
+    key, crt = tls_dir / f"{p.service}.key", tls_dir / f"{p.service}.crt"
+    san = ",".join([f"DNS:{n}" for n in _names(p)] + ["IP:127.0.0.1"])
+    with tempfile.TemporaryDirectory() as tmp:
+        csr, ext = Path(tmp) / "req.csr", Path(tmp) / "ext.cnf"
+        ext.write_text(
+            f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+            "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
+        )
+        _openssl(
+            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={p.mx}",
+        )
+        _openssl(
+            "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+            "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext),
+        )
+    key.chmod(0o600)

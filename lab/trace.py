@@ -3,8 +3,8 @@
 The story's steps, each with its time: (1) the customer submits to its provider,
 (2) the provider queues it, (3) looks up the MX of the recipient's domain, (4) hands it
 to that MX, (5) the other provider stores it in the mailbox, (6) the recipient fetches
-it over POP3. A deferred or bounced message shows where and why it stopped. Drawn as a
-sequence picture for the terminal, and as a Mermaid file for a report.
+it over POP3 or reads it over IMAP. A deferred or bounced message shows where and why it
+stopped. Drawn as a sequence picture for the terminal, and as a Mermaid file for a report.
 """
 
 from __future__ import annotations
@@ -187,20 +187,38 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
         for when, kind, notice in second.notices:
             events.append(Event(when, 5, b, a, f"{kind} notification {notice} to {second.sender}",
                                 ok=kind == "delivery status"))
-        lines = logs[other.service]
-        sessions = {s.session: s for s in maillog.pop_sessions(lines)}
-        for e in maillog.mailbox_events(lines):
-            if e.message_id != wanted or e.program != "pop3":
-                continue
-            session = sessions.get(e.session)
+        reading, reading_outcome = _read(logs[other.service], wanted, receiver_lane, b)
+        events += reading
+        outcome = reading_outcome or outcome
+    events.sort(key=lambda e: e.time)
+    return Trace(wanted, lanes, events, outcome)
+
+
+IMAP_DID = {"seen": "read it (now \\Seen on every device)", "expunged": "expunged it: gone from every device"}
+
+
+def _read(lines: list[maillog.LogLine], wanted: str, lane: str, b: str) -> tuple[list[Event], str]:
+    """Step 6: the receiver's POP3 and IMAP sessions that touched the message, and
+    where it is after them."""
+    events, outcome = [], ""
+    sessions = {s.session: s for s in maillog.read_sessions(lines)}
+    for e in maillog.mailbox_events(lines):
+        if e.message_id != wanted or e.program not in ("pop3", "imap"):
+            continue
+        session = sessions.get(e.session)
+        if e.program == "pop3" and e.event in ("seen", "expunged"):
             login = session.time if session else e.time
             fetched = "fetched (RETR)" if session and session.retrieved else "looked at"
             what = f"{fetched} and deleted it" if e.event == "expunged" else f"{fetched} it"
-            events.append(Event(login, 6, receiver_lane, b, f"POP3 login as {e.user}, {what}"))
+            events.append(Event(login, 6, lane, b, f"POP3 login as {e.user}, {what}"))
             where = "deleted from the mailbox" if e.event == "expunged" else "still in the mailbox"
             outcome = f"{fetched} by {e.user} over POP3, {where}"
-    events.sort(key=lambda e: e.time)
-    return Trace(wanted, lanes, events, outcome)
+        elif e.program == "imap":
+            what = IMAP_DID.get(e.event, f"set its flags: ({e.flags})")
+            events.append(Event(e.time, 6, lane, b, f"IMAP login as {e.user}, {what}"))
+            outcome = (f"expunged by {e.user} over IMAP" if e.event == "expunged"
+                       else f"on the server, flags ({e.flags}), seen by {e.user} over IMAP")
+    return events, outcome
 
 
 # --- drawing -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from tests.harness import pop3, pop3_login, wait_until
 POSTFIX_STARTED = re.compile(r"^\S+ \S+ \S+ mx postfix/master\[\d+\]: daemon started -- version 3\.7\.\d+, "
                              r"configuration /etc/postfix$", re.MULTILINE)
 DOVECOT_STARTED = re.compile(r"^\S+ \S+ \S+ master: Info: Dovecot v2\.3\.\S+ \(\w+\) starting up for "
-                             r"pop3, lmtp", re.MULTILINE)
+                             r"pop3, imap, lmtp", re.MULTILINE)
 
 PROVIDERS = [p.service for p in config.PROVIDERS]
 
@@ -26,7 +26,7 @@ def test_postfix_and_dovecot_run(infra, service):
     assert host.process.filter(comm="dovecot"), "Dovecot is not running"
 
 
-@pytest.mark.parametrize("port", [25, 587, 110, 995])
+@pytest.mark.parametrize("port", [25, 587, 110, 995, 143, 993])
 @pytest.mark.parametrize("service", PROVIDERS)
 def test_listens(infra, service, port):
     assert infra(service).socket(f"tcp://0.0.0.0:{port}").is_listening

@@ -19,7 +19,7 @@ import pytest
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import STARTTLS, auth_plain, client_in_log, new_message_id, raw_session, settle, wait_until
 
-SMTP_A, MX_A, POP_A = PROVIDER_A.smtp, PROVIDER_A.mx, PROVIDER_A.pop
+SMTP_A, MX_A, POP_A, IMAP_A = PROVIDER_A.smtp, PROVIDER_A.mx, PROVIDER_A.pop, PROVIDER_A.imap
 EHLO = b"EHLO client.example\r\n"
 MARKER = new_message_id("bad-input")  # in every bad message body sent here: none may arrive
 CONTROL = new_message_id("well-formed")  # a good message after a refused one: it arrives
@@ -142,19 +142,41 @@ POP3_CASES = {
     "bare LF ending a command": Case(110, [b"NOOP\n"], r"-ERR Unknown command\.\r\n"),
 }
 
+IMAP_BAD = r"a1 BAD Error in IMAP command received by server\.\r\n"  # before login, one answer to all
+IMAP_CASES = {
+    "unknown command": Case(143, [b"a1 MAKE MONEY FAST\r\n"], IMAP_BAD),
+    "SELECT before logging in": Case(143, [b"a1 SELECT INBOX\r\n"], IMAP_BAD),
+    "NUL in a command": Case(143, [b"a1 NO\x00OP\r\n"], IMAP_BAD),
+    # The server takes the 5 bytes announced, whatever they are ("ab", CRLF and "a" of the
+    # next command), and the rest of that line as more arguments: one bad command.
+    "a literal that says more than it brings": Case(
+        143, [b"a0 STARTTLS\r\n", STARTTLS, b"a1 LOGIN {5}\r\n", b"ab\r\na2 NOOP\r\n"], IMAP_BAD),
+    "a literal of a gigabyte": Case(143, [b"a1 LOGIN {1000000000}\r\n"], r"\* BYE Literal size too large\r\n",
+                                    closed=True),
+    "line of 9000 octets": Case(143, [b"a1 LOGIN " + b"a" * 9000 + b"\r\n"],
+                                r"\* BYE Input buffer full, aborting\r\n", closed=True),
+    "a flood of bad commands": Case(143, [b"a1 GIMME\r\n"] * 25,
+                                    r"(.*\r\n)?\* BYE Too many invalid IMAP commands\.\r\n", closed=True),
+}
+PROTOCOL = {25: "smtp", 587: "smtp", 110: "pop3", 143: "imap"}
+
 
 def run_case(case: Case, client, settings):
-    host = {25: MX_A, 587: SMTP_A, 110: POP_A}[case.port]
+    host = {25: MX_A, 587: SMTP_A, 110: POP_A, 143: IMAP_A}[case.port]
     steps = case.steps
     if case.login:
         steps = [EHLO, b"STARTTLS\r\n", STARTTLS, EHLO, auth_plain(X, settings.password(X)), *steps]
     return raw_session(client, host, case.port, steps, pregreet=case.pregreet, hangup=case.hangup,
-                       protocol="pop3" if case.port == 110 else "smtp")
+                       protocol=PROTOCOL[case.port])
 
 
 def assert_still_serving(client, port: int) -> None:
-    host = {25: MX_A, 587: SMTP_A, 110: POP_A}[port]
-    if port == 110:
+    host = {25: MX_A, 587: SMTP_A, 110: POP_A, 143: IMAP_A}[port]
+    if port == 143:
+        session = raw_session(client, host, port, [b"a1 CAPABILITY\r\n"], protocol="imap")
+        assert session.greeting.startswith("* OK") and session.replies[0].endswith(
+            "a1 OK Pre-login capabilities listed, post-login capabilities have more.\r\n")
+    elif port == 110:
         session = raw_session(client, host, port, [b"CAPA\r\n"], protocol="pop3")
         assert session.greeting.startswith("+OK") and session.replies[0].startswith("+OK")
     else:
@@ -168,9 +190,11 @@ def recipient_mailbox(case: Case, container) -> tuple:
     return (container(PROVIDER_A.service), X) if case.port == 25 else (container(PROVIDER_B.service), Y)
 
 
-@pytest.mark.parametrize("name", list(SMTP_CASES) + [f"110: {n}" for n in POP3_CASES])
+@pytest.mark.parametrize("name", [*SMTP_CASES, *(f"110: {n}" for n in POP3_CASES),
+                                  *(f"143: {n}" for n in IMAP_CASES)])
 def test_bad_input(name, client_x, settings, container):
-    case = SMTP_CASES.get(name) or POP3_CASES[name.removeprefix("110: ")]
+    case = (SMTP_CASES.get(name) or POP3_CASES.get(name.removeprefix("110: "))
+            or IMAP_CASES[name.removeprefix("143: ")])
     started = time.time()
     session = run_case(case, client_x, settings)
     assert re.fullmatch(case.expect, session.last, re.DOTALL), session.transcript[-600:]
@@ -184,7 +208,7 @@ def test_bad_input(name, client_x, settings, container):
         wait_until(lambda: lost.search(a.log(since=started - 1)),
                    f"A noticing the lost connection ({session.local_port})")
     assert_still_serving(client_x, case.port)
-    if case.port == 110 or not any(isinstance(s, bytes) and MARKER.encode() in s
+    if case.port in (110, 143) or not any(isinstance(s, bytes) and MARKER.encode() in s
                                    for s in [*case.steps, case.hangup or b""]):
         return
     # A body was sent: nothing of it may arrive, once nothing is left on its way.

@@ -16,8 +16,9 @@ from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import STARTTLS, auth_plain, raw_session, submit_many, wait_until
 
-# (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S.
-TLS_PORTS = [(25, "smtp"), (587, "smtp"), (110, "pop3"), (995, None)]
+# (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S,
+# IMAP after STARTTLS, IMAPS.
+TLS_PORTS = [(25, "smtp"), (587, "smtp"), (110, "pop3"), (995, None), (143, "imap"), (993, None)]
 
 
 def handshake(client, host: str, port: int, starttls: str | None, *options: str) -> str:

@@ -18,8 +18,8 @@ def summary(lab: Lab, seconds: float) -> str:
     s = lab.settings
     rows = [
         ("dns", "ns.test: the lab's DNS, root of its internet", s.address("dns")),
-        ("provider-a", "mx, smtp, pop.provider-a.test", s.address("provider-a")),
-        ("provider-b", "mx, smtp, pop.provider-b.test", s.address("provider-b")),
+        ("provider-a", "mx, smtp, pop, imap.provider-a.test", s.address("provider-a")),
+        ("provider-b", "mx, smtp, pop, imap.provider-b.test", s.address("provider-b")),
         ("client-x", "X, a customer of A (on access-a)", s.address("client-x", "access-a")),
         ("client-y", "Y, a customer of B (on access-b)", s.address("client-y", "access-b")),
         ("outsider", "a stranger on the internet", s.address("outsider")),
@@ -34,7 +34,8 @@ def summary(lab: Lab, seconds: float) -> str:
         lines += ["", "On this machine (127.0.0.1), for a desktop mail client:"]
         for p in config.PROVIDERS:
             ports = ", ".join(f"{name} {s.host_port(p, port)}" for name, port in
-                              (("SMTP", 25), ("submission", 587), ("POP3", 110), ("POP3S", 995)))
+                              (("SMTP", 25), ("submission", 587), ("POP3", 110), ("POP3S", 995),
+                               ("IMAP", 143), ("IMAPS", 993)))
             lines.append(f"  {p.service}: {ports}")
     else:
         lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]

@@ -1,17 +1,19 @@
-"""Send exact bytes to an SMTP or POP3 server and record, byte for byte, what it
+"""Send exact bytes to an SMTP, POP3 or IMAP server and record, byte for byte, what it
 answers: `python3 - SPEC_JSON` inside a client container (standard library only).
 
-SPEC: {"host", "port", "protocol": "smtp" | "pop3", "tls": "none" | "implicit",
+SPEC: {"host", "port", "protocol": "smtp" | "pop3" | "imap", "tls": "none" | "implicit",
        "pregreet": false, "steps": [STEP, ...], "hangup": B64}
 A STEP is base64 bytes to send, after which exactly one reply is read; or "STARTTLS",
 which switches the connection to TLS (after the server's go-ahead to the step before).
 Replies are split by the protocol's own rules (an SMTP reply ends with a "NNN " line; a
-POP3 reply is one status line, plus data up to "." for the multi-line commands), so a
-reply that arrives early or together with another is never merged or lost.
+POP3 reply is one status line, plus data up to "." for the multi-line commands; an IMAP
+reply runs to the line tagged as the command was, or to a "+" go-ahead, and a literal
+{N} in it is read as exactly N bytes), so a reply that arrives early or together with
+another is never merged or lost.
 "pregreet": the first step is sent before the server has spoken. "hangup": bytes sent
 at the end without waiting, then the connection is dropped (a client that vanishes
-mid-DATA). Otherwise QUIT is sent last: a server that had hung up answers it with the
-end of the connection, a server still serving with a reply.
+mid-DATA). Otherwise QUIT (IMAP: LOGOUT) is sent last: a server that had hung up
+answers it with the end of the connection, a server still serving with a reply.
 
 Prints {"greeting", "replies": [reply or null (no reply in time) per step], "closed":
 the server ended the connection before our QUIT, "quit": its reply to QUIT, "timed_out",
@@ -27,6 +29,8 @@ import sys
 
 REPLY_TIMEOUT = 8.0  # seconds for a reply (Postfix may delay one on errors)
 SMTP_LAST_LINE = re.compile(rb"^\d{3}(?: [^\r\n]*)?\r?\n")
+IMAP_LITERAL = re.compile(rb"\{(\d+)\}\r\n$")  # a line announcing N bytes that follow as they are
+QUIT = {"smtp": b"QUIT\r\n", "pop3": b"QUIT\r\n", "imap": b"Z LOGOUT\r\n"}
 
 
 def pop3_multiline(command: bytes) -> bool:
@@ -40,6 +44,8 @@ class Connection:
     def __init__(self, sock: socket.socket, protocol: str) -> None:
         self.sock, self.protocol = sock, protocol
         self.buffer, self.closed, self.timed_out = b"", False, False
+        self.tag = b""  # IMAP: the tag of the command being answered
+        self.continuing = False  # IMAP: the server said "+": the next step goes on with it
 
     def _fill(self) -> bool:
         """Read more bytes; False when the server ended the connection or was silent."""
@@ -63,16 +69,36 @@ class Connection:
         line, _, self.buffer = self.buffer.partition(b"\n")
         return line + b"\n"
 
-    def reply(self, command: bytes = b"") -> str | None:
-        """The next complete reply (to `command`, which tells a multi-line POP3 one)."""
+    def _exactly(self, size: int) -> bytes | None:
+        while len(self.buffer) < size:
+            if self.closed or not self._fill():
+                return None
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def reply(self, command: bytes = b"", greeting: bool = False) -> str | None:
+        """The next complete reply (to `command`, which tells a multi-line POP3 one and
+        an IMAP one's tag; a step that follows a "+" go-ahead is the same command's)."""
         self.sock.settimeout(REPLY_TIMEOUT)
         lines = []
+        if self.protocol == "imap" and command and not self.continuing:
+            self.tag = command.split(b" ", 1)[0]
         while True:
             line = self._line()
             if line is None:
                 return b"".join(lines).decode("utf-8", "surrogateescape") if lines else None
             lines.append(line)
-            if self.protocol == "smtp":
+            if self.protocol == "imap":
+                while (literal := IMAP_LITERAL.search(lines[-1])) and not lines[-1].startswith(b"+"):
+                    data, rest = self._exactly(int(literal.group(1))), self._line()
+                    if data is None or rest is None:
+                        return b"".join(lines).decode("utf-8", "surrogateescape")
+                    lines += [data, rest]
+                last_line = lines[-1]
+                self.continuing = last_line.startswith(b"+ ") or last_line == b"+\r\n"
+                if greeting or self.continuing or last_line.startswith(self.tag + b" "):
+                    break
+            elif self.protocol == "smtp":
                 if SMTP_LAST_LINE.match(line):
                     break
             elif len(lines) == 1:
@@ -98,7 +124,7 @@ def main() -> None:
         last = base64.b64decode(steps[0])
         sock.sendall(last)
         steps = steps[1:]
-    greeting = conn.reply()
+    greeting = conn.reply(greeting=True)
     if spec.get("pregreet"):
         replies.append(conn.reply(last))
     for step in steps:
@@ -124,8 +150,9 @@ def main() -> None:
         # A server still serving answers QUIT; one that had hung up (after its last
         # reply) ends the connection instead, and conn.closed says so.
         try:
-            conn.sock.sendall(b"QUIT\r\n")
-            quit_reply = conn.reply(b"QUIT")
+            quit_command = QUIT[conn.protocol]
+            conn.sock.sendall(quit_command)
+            quit_reply = conn.reply(quit_command)
         except OSError:
             conn.closed = True
     conn.sock.close()
