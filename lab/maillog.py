@@ -212,10 +212,11 @@ class MailboxEvent:
     time: float
     user: str
     program: str  # lmtp, pop3, imap, doveadm
-    event: str  # saved, seen (the \Seen flag set), flagged (other flags changed), expunged
+    event: str  # saved, seen (the \Seen flag set), flagged (other flags changed), copied, expunged
     message_id: str
     session: str  # a POP3 or IMAP session's id (see ReadSession)
     flags: str = ""  # the message's flags after a change, e.g. "\Seen \Flagged"
+    box: str = ""  # the folder it was copied into (IMAP COPY, MOVE)
 
 
 def mailbox_events(lines: list[LogLine]) -> list[MailboxEvent]:
@@ -236,6 +237,9 @@ def mailbox_events(lines: list[LogLine]) -> list[MailboxEvent]:
             flags_before[key] = now
             found.append(MailboxEvent(line.time, line.user, line.program, "seen" if seen else "flagged",
                                       _msgid(line.text), line.session, now))
+        elif copied := re.match(r"copy from \S+: box=([^,]+),", line.text):
+            found.append(MailboxEvent(line.time, line.user, line.program, "copied", _msgid(line.text),
+                                      line.session, box=copied.group(1)))
         elif line.text.startswith("expunge:"):
             found.append(MailboxEvent(line.time, line.user, line.program, "expunged",
                                        _msgid(line.text), line.session))

@@ -214,10 +214,11 @@ def _read(lines: list[maillog.LogLine], wanted: str, lane: str, b: str) -> tuple
             where = "deleted from the mailbox" if e.event == "expunged" else "still in the mailbox"
             outcome = f"{fetched} by {e.user} over POP3, {where}"
         elif e.program == "imap":
-            what = IMAP_DID.get(e.event, f"set its flags: ({e.flags})")
+            what = (f"copied it into the folder {e.box} (a second copy, counted by the quota)"
+                    if e.event == "copied" else IMAP_DID.get(e.event, f"set its flags: ({e.flags})"))
             events.append(Event(e.time, 6, lane, b, f"IMAP login as {e.user}, {what}"))
             outcome = (f"expunged by {e.user} over IMAP" if e.event == "expunged"
-                       else f"on the server, flags ({e.flags}), seen by {e.user} over IMAP")
+                       else outcome or f"on the server, read by {e.user} over IMAP")
     return events, outcome
 
 

@@ -121,6 +121,15 @@ def pop_by_hand(lab: Lab, address: str, *commands: str) -> str:
     return type_in_shell(lab, client, command, *login, *commands, "QUIT")
 
 
+def imap_by_hand(lab: Lab, port: int, *commands: str) -> str:
+    """IMAP typed in client-y's shell as Y, in openssl s_client (STARTTLS on 143, TLS
+    from the start on 993), logging in first and out last."""
+    connect = f"-connect {PROVIDER_B.imap}:{port} -crlf -quiet"
+    command = f"openssl s_client {'-starttls imap ' if port == 143 else ''}{connect}"
+    login = f"a LOGIN {Y} {lab.settings.password(Y)}"
+    return type_in_shell(lab, "client-y", command, login, *commands, "z LOGOUT")
+
+
 def mailbox_count(lab: Lab, address: str) -> int:
     return count_mailbox(lab.container(mailbox_service(address)), address)
 
@@ -294,8 +303,20 @@ def dmarc_the_domain_decides(lab: Lab) -> None:
     swaks_x_to(lab)
 
 
+def pop_or_imap(lab: Lab) -> None:
+    swaks_x_to(lab)
+    swaks_x_to(lab)
+    wait_until(lambda: mailbox_count(lab, Y) == 2, "X's two messages in Y's mailbox")
+    imap_by_hand(lab, 143, "b SELECT INBOX", "c FETCH 1:* (FLAGS)", "d FETCH 1 BODY[]", "e FETCH 1:* (FLAGS)",
+                 "f GETQUOTAROOT INBOX")
+    imap_by_hand(lab, 993, "b SELECT INBOX", "c FETCH 1:* (FLAGS)", "d STORE 2 +FLAGS (\\Seen)",
+                 "e CREATE Archive", "f COPY 1 Archive", "g GETQUOTAROOT INBOX")
+    pop_by_hand(lab, Y, "STAT", "RETR 1", "RETR 2", "DELE 1", "DELE 2")
+    imap_by_hand(lab, 143, "b SELECT INBOX", 'c LIST "" *', "d SELECT Archive", "e GETQUOTAROOT INBOX")
+
+
 SOLUTIONS: dict[int, Callable[[Lab], None]] = {
     1: tour, 2: smtp_by_hand_and_swaks, 3: follow_the_relay, 4: pop_by_hand_exercise, 5: open_relay,
     6: when_b_is_down, 7: quota, 8: what_delivered_means, 9: dial_up, 10: port_25_is_closed,
-    11: greylisting, 12: who_really_sent_this, 13: dmarc_the_domain_decides,
+    11: greylisting, 12: who_really_sent_this, 13: dmarc_the_domain_decides, 14: pop_or_imap,
 }
