@@ -12,10 +12,10 @@ import re
 import sys
 
 from lab import config
-from lab.commands import REGISTRY, Exit, bench, learner, lifecycle, switches
+from lab.commands import REGISTRY, Exit, bench, classroom, learner, lifecycle, switches
 from lab.compose import Lab, LabError
 
-ORDER = (lifecycle, learner, switches, bench)  # the help lists the commands in this order
+ORDER = (lifecycle, learner, switches, classroom, bench)  # the help lists the commands in this order
 
 
 class Parser(argparse.ArgumentParser):
@@ -42,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
     """Run one command; `lab` (a test's own lab) replaces the one .env describes."""
     args = parser().parse_args(argv)
+    if lab is None and (guess := _unnamed_class_lab(args.command)):
+        print(f"error: {guess}", file=sys.stderr)
+        return Exit.BAD_SETTING
     if lab is None:
         try:
             lab = Lab(config.load())
@@ -53,6 +56,19 @@ def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
     except LabError as err:
         print(f"error: {err}", file=sys.stderr)
         return Exit.FAILED
+
+
+NO_LAB_NEEDED = ("class", "show", "build")  # the commands that act on no one lab
+
+
+def _unnamed_class_lab(command: str) -> str:
+    """On a class server, a command for one lab must say which: LAB_ID unset would act on
+    lab 0 (the teacher's own), which a learner never means."""
+    ids = config.class_labs()
+    if not ids or "LAB_ID" in os.environ or command in NO_LAB_NEEDED:
+        return ""
+    return (f"this machine runs a class (labs {ids[0]} to {ids[-1]}): say which lab with LAB_ID, e.g. "
+            f"`LAB_ID={ids[0]} lab {command} ...` (LAB_ID=0 is the teacher's own lab, outside the class)")
 
 
 def entry() -> None:

@@ -12,6 +12,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from lab import dnszones, tls
-from lab.config import REPO, SERVICES, Settings, compose_env, write_compose_env
+from lab.config import PROVIDERS, PUBLISHED_PORTS, REPO, SERVICES, Settings, compose_env, write_compose_env
 
 COMPOSE_FILE = REPO / "compose.yaml"
 PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
@@ -96,14 +97,16 @@ class Lab:
         ensure_base_image()
         self.compose("build")
 
-    def up(self, timeout: float = HEALTH_TIMEOUT) -> float:
-        """Start (or keep) every service and wait until all are healthy; seconds taken."""
+    def up(self, timeout: float = HEALTH_TIMEOUT, quiet: bool = False) -> float:
+        """Start (or keep) every service and wait until all are healthy; seconds taken.
+        quiet: Compose's progress is not shown (labs started side by side)."""
         started = time.monotonic()
         if missing_images():
             self.build()  # explicitly: Compose v2 might otherwise try to pull them
+        self.check_ports_free()
         tls.ensure_certificates()
         dnszones.write(self.settings, self.settings.dmarc_policy)
-        self.compose("up", "-d", "--remove-orphans")
+        self.compose("up", "-d", "--remove-orphans", capture=quiet)
         self.wait_healthy(timeout)
         self.run("dns", "load-zones", "--reload")  # a DNS that was running serves them too
         return time.monotonic() - started
@@ -116,8 +119,24 @@ class Lab:
         """Start services' stopped containers again (as `compose start`)."""
         docker("start", *(self.container(s) for s in services))
 
-    def down(self, volumes: bool = False) -> None:
-        self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
+    def down(self, volumes: bool = False, quiet: bool = False) -> None:
+        self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), capture=quiet)
+
+    def check_ports_free(self) -> None:
+        """Every host port this lab publishes is free, or already this lab's: else say
+        which, and what moves it, before anything starts (Docker would fail half-way,
+        leaving some containers running and others only created)."""
+        if not self.settings.publish_ports:
+            return
+        running = {s for s, state in self.states().items() if state not in ("exited", "dead", "created")}
+        for provider in (p for p in PROVIDERS if p.service not in running):  # a running one's are its own
+            for port in PUBLISHED_PORTS:
+                host_port = self.settings.host_port(provider, port)
+                if _taken(host_port):
+                    raise LabError(
+                        f"port 127.0.0.1:{host_port} ({provider.service}'s {port}) is already in use on "
+                        "this machine; nothing was started. Free it, or move this lab's ports with "
+                        "HOST_PORT_BASE or LAB_ID in .env, or set PUBLISH_PORTS=off (no host ports at all)")
 
     # --- containers -----------------------------------------------------------------
 
@@ -206,6 +225,18 @@ class Lab:
         args = ["logs", *(["--tail", str(tail)] if tail else []), cid]
         done = subprocess.run(["docker", *args], capture_output=True, text=True)
         return f"--- {service} ---\n{done.stdout}{done.stderr}"
+
+
+def _taken(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:port (a port in TIME_WAIT after a recent
+    lab is free: SO_REUSEADDR)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 _READY: set[tuple[str, str]] = set()  # (container id, start time) seen ready

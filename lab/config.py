@@ -12,6 +12,7 @@ Standard library only: `make up` runs this before any virtualenv exists.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / ".env"
 STATE_DIR = REPO / ".lab"  # generated: per-project env files, the lab CA (git-ignored)
+CLASS_FILE = STATE_DIR / "class.json"  # the class on this machine, if any (lab/classroom.py)
 SUBMIT_SCRIPT = REPO / "lab" / "scripts" / "submit.py"  # runs inside client containers
 MAIL_ROOT = "/var/mail"  # in a provider: Dovecot's homes, <domain>/<local> (dovecot.conf userdb)
 SHELL_HISTORY = "/root/.bash_history"  # in every container: written as typed (images/common/bashrc)
@@ -276,13 +278,24 @@ def _subnet(values: dict[str, str], name: str, lab_id: int) -> ipaddress.IPv4Net
     return net
 
 
+def class_labs() -> range:
+    """The LAB_IDs of the class on this machine (empty: no class)."""
+    if not CLASS_FILE.exists():
+        return range(0)
+    recorded = json.loads(CLASS_FILE.read_text())
+    return range(recorded["first"], recorded["first"] + recorded["labs"])
+
+
 def load(
     lab_id: int | None = None,
     project: str | None = None,
     env_file: Path = ENV_FILE,
     environ: dict[str, str] | None = None,
+    in_class: bool | None = None,
 ) -> Settings:
-    """Read .env, let the environment override it, check every value."""
+    """Read .env, let the environment override it, check every value. A lab of the
+    class on this machine (by default: whether CLASS_FILE names its LAB_ID) publishes
+    no host port, whatever PUBLISH_PORTS says."""
     values = read_env_file(env_file) if env_file.exists() else {}
     environ = dict(os.environ) if environ is None else environ
     values.update({k: v for k, v in environ.items() if k in values or k == "LAB_ID"})
@@ -311,6 +324,8 @@ def load(
 
     base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - PORT_SPAN)
     publish_ports = _on_off(values, "PUBLISH_PORTS", "on")
+    if in_class or (in_class is None and lab_id in class_labs()):
+        publish_ports = False
     last_port = base + LAB_ID_PORT_STRIDE * lab_id + PORT_SPAN
     if publish_ports and last_port > 65535:
         highest = (65535 - PORT_SPAN - base) // LAB_ID_PORT_STRIDE

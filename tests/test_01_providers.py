@@ -64,7 +64,7 @@ def test_dovecot_policy(infra, settings, service):
     def doveconf(name: str) -> str:
         return host.check_output("doveconf -h %s", name)
 
-    assert doveconf("protocols").split() == ["pop3", "lmtp"]
+    assert doveconf("protocols").split() == ["pop3", "imap", "lmtp"]
     assert doveconf("ssl") == "required"
     assert doveconf("disable_plaintext_auth") == "yes"
     assert "quota" in doveconf("mail_plugins").split()

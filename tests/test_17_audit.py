@@ -19,6 +19,9 @@ from tests.harness import STARTTLS, auth_plain, raw_session, submit_many, wait_u
 # (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S,
 # IMAP after STARTTLS, IMAPS.
 TLS_PORTS = [(25, "smtp"), (587, "smtp"), (110, "pop3"), (995, None), (143, "imap"), (993, None)]
+# The scanner takes about 24 s a port: 143 is left to the handshakes above, since
+# Dovecot serves it with the very TLS settings of 993, which the scanner covers.
+SCANNED_PORTS = [p for p in TLS_PORTS if p[0] != 143]
 
 
 def handshake(client, host: str, port: int, starttls: str | None, *options: str) -> str:
@@ -48,7 +51,7 @@ def test_old_tls_versions_and_cbc_are_refused(container, provider, port, starttl
 NOT_FINDINGS = {"engine_problem", "service", "scanTime"}  # about the scanner, not the server
 
 
-@pytest.mark.parametrize(("port", "starttls"), TLS_PORTS, ids=lambda v: str(v))
+@pytest.mark.parametrize(("port", "starttls"), SCANNED_PORTS, ids=lambda v: str(v))
 @pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.service)
 def test_an_independent_scanner_finds_nothing_to_fix(container, provider, port, starttls):
     """testssl.sh, the scanner admins use, from the outsider: protocols, server cipher

@@ -3,6 +3,7 @@
     lifecycle   up, down, clean, build, config, status, shell, logs
     learner     list, show, check, reset, trace, dial, hangup
     switches    faults and restores, and the live switches of a provider's behaviour
+    classroom   lab class up N | status | export | down | clean: labs 1..N for a class
     bench       make bench
 
 Each sub-command is a function `run(lab, args) -> Exit` registered with @command,

@@ -1,0 +1,214 @@
+"""A class on one server: labs 1..N side by side, one per learner (`lab class ...`).
+
+Lab N of a class is the lab `LAB_ID=N` names (project maillab-N, its own subnets), so a
+learner reaches their own with `LAB_ID=N make shell SERVICE=client-x` or
+`LAB_ID=N lab check 3`. A class lab publishes no host port (a class server needs no
+desktop mail client, and ports would cap LAB_ID): lab/config.py makes it so for every
+LAB_ID of the class, which .lab/class.json records; `lab` then refuses to guess a
+missing LAB_ID (lab/cli.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from lab import config, exercises, switches
+from lab.compose import Lab, LabError, missing_images
+from lab.config import SERVICES, SHELL_HISTORY
+from lab.journal import Journal
+
+# Labs started at once: each start is a burst of CPU (six containers, Postfix, Dovecot,
+# NSD); more at once only makes each slower on a small server.
+PARALLEL_STARTS = int(os.environ.get("CLASS_PARALLEL", "4"))
+CUSTOMERS = ("client-x", "client-y", "outsider")  # where a learner types
+
+
+def labs(ids: range | None = None) -> list[Lab]:
+    """The class's labs (or those of `ids`), their settings checked."""
+    return [Lab(config.load(lab_id=n, in_class=True)) for n in (config.class_labs() if ids is None else ids)]
+
+
+def _each(found: list[Lab], work: Callable[[Lab], str], parallel: int) -> Iterator[tuple[Lab, str]]:
+    """Run `work` on every lab, `parallel` at a time; (lab, what it said) as each ends."""
+    with ThreadPoolExecutor(max(1, parallel)) as pool:
+        futures = {pool.submit(work, lab): lab for lab in found}
+        for future in as_completed(futures):
+            try:
+                yield futures[future], future.result()
+            except LabError as err:
+                yield futures[future], f"FAILED: {err}"
+
+
+def up(count: int, report: Callable[[str], None], first: int = 1) -> bool:
+    """Start labs first..first+count-1 (those running stay as they are); True if all
+    are healthy."""
+    if count < 1 or first < 1:
+        raise LabError("a class has at least one lab, numbered from 1 up: lab class up N [--first K]")
+    found = labs(range(first, first + count))  # every LAB_ID checked before anything starts
+    if missing_images():
+        found[0].build()
+    config.CLASS_FILE.parent.mkdir(exist_ok=True)
+    config.CLASS_FILE.write_text(json.dumps({"first": first, "labs": count, "started": time.time()}) + "\n")
+
+    def start(lab: Lab) -> str:
+        before = lab.states()
+        seconds = lab.up(quiet=True)
+        if before and all(before.get(s) == "healthy" for s in SERVICES):
+            return "already running, healthy"
+        return f"healthy in {seconds:.1f} s"
+
+    results = []
+    for lab, said in _each(found, start, PARALLEL_STARTS):
+        results.append(not said.startswith("FAILED"))
+        report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
+    return all(results)
+
+
+def down(volumes: bool, report: Callable[[str], None]) -> None:
+    """Stop every lab of the class (with volumes: delete them too, and forget the class)."""
+    def stop(lab: Lab) -> str:
+        lab.down(volumes=volumes, quiet=True)
+        if volumes:  # its journal, progress and DKIM keys go with it: the next class starts afresh
+            shutil.rmtree(lab.settings.state_dir, ignore_errors=True)
+        return "removed with its volumes" if volumes else "stopped, volumes kept"
+
+    for lab, said in _each(labs(), stop, PARALLEL_STARTS):
+        report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
+    if volumes:
+        config.CLASS_FILE.unlink(missing_ok=True)
+
+
+# --- where everyone is -----------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    lab_id: int
+    project: str
+    health: str  # "healthy", "stopped", or which services are not healthy
+    progress: dict[int, tuple[int, int, bool]] = field(default_factory=dict)  # N -> (passed, total, done)
+    last_action: str = ""
+    last_time: float = 0.0
+    left_on: list[str] = field(default_factory=list)  # faults and switches not at .env's values
+
+    @property
+    def done(self) -> int:
+        return sum(1 for _, _, done in self.progress.values() if done)
+
+
+def _health(lab: Lab) -> str:
+    states = lab.states()
+    if not states:
+        return "not created"
+    if all(states.get(s) == "healthy" for s in SERVICES):
+        return "healthy"
+    if not any(state in ("healthy", "starting") for state in states.values()):
+        return "stopped"
+    return ", ".join(f"{s} {states.get(s, 'missing')}" for s in SERVICES if states.get(s) != "healthy")
+
+
+def _last_typed(lab: Lab, service: str) -> tuple[float, str]:
+    """The last command typed in a container, and when (bash writes "#EPOCH" before it)."""
+    try:
+        tail = lab.run(service, "tail", "-n", "2", SHELL_HISTORY).splitlines()
+    except LabError:
+        return 0.0, ""
+    if len(tail) == 2 and tail[0].startswith("#") and tail[0][1:].isdigit():
+        return float(tail[0][1:]), f"{service}$ {tail[1]}"
+    return 0.0, ""
+
+
+def _faults_left(journal: Journal) -> list[str]:
+    active: list[str] = []
+    for entry in journal.entries():
+        if entry.event == "fault":
+            active.append(entry.get("name"))
+        elif entry.event == "restore":
+            active = [] if entry.get("name") == "all" else [f for f in active if f != entry.get("name")]
+    return [f"fault {name}" for name in active]
+
+
+def _switches_left(lab: Lab) -> list[str]:
+    s = lab.settings
+    words = []
+    for service, p in switches.state(lab).items():
+        name = service.removeprefix("provider-").upper()
+        differs = [("OPEN RELAY", p.open_relay),
+                   (f"op25b {'on' if p.op25b else 'off'}", p.op25b != s.op25b),
+                   (f"greylist {'on' if p.greylist else 'off'}", p.greylist != s.greylist),
+                   (f"dmarc {p.dmarc}", p.dmarc != s.dmarc_policy),
+                   (f"dkim {p.dkim_key}", p.dkim_key != "good"),
+                   (f"quota-full {p.quota_full}", p.quota_full != s.quota_full),
+                   (f"retries {p.retry_profile}", p.retry_profile != s.retry_profile)]
+        words += [f"{name}: {word}" for word, on in differs if on]
+    return words
+
+
+def row(lab: Lab) -> Row:
+    journal = Journal(lab.settings)
+    health = _health(lab)
+    found = Row(lab.settings.lab_id, lab.project, health)
+    for number, p in journal.progress().items():
+        found.progress[number] = (p["passed"], p["total"], p["done"])
+    moments = [(e.time, " ".join([e.event, *(f"{k}={v}" for k, v in e.detail.items())]))
+               for e in journal.entries()]
+    moments += [(p["time"], f"lab check {n}") for n, p in journal.progress().items()]
+    if health == "healthy":
+        moments += [_last_typed(lab, service) for service in CUSTOMERS]
+        found.left_on = _faults_left(journal) + _switches_left(lab)
+    else:
+        found.left_on = _faults_left(journal)
+    if moments:
+        found.last_time, found.last_action = max(moments)
+    return found
+
+
+def status(parallel: int = 8) -> list[Row]:
+    found = labs()
+    if not found:
+        raise LabError("no class on this machine: start one with `lab class up N`")
+
+    with ThreadPoolExecutor(parallel) as pool:
+        return list(pool.map(row, found))
+
+
+def _progress_cell(row: Row, number: int) -> str:
+    passed, total, done = row.progress.get(number, (0, 0, False))
+    return "done" if done else (f"{passed}/{total}" if total else "-")
+
+
+def table(rows: list[Row]) -> str:
+    numbers = [e.number for e in exercises.all_exercises()]
+    head = f"{'lab':>4}  {'health':<10} {'done':>4}  " + " ".join(f"{n:>4}" for n in numbers)
+    lines = [head + "  last action", "-" * (len(head) + 14)]
+    for r in rows:
+        when = time.strftime("%H:%M", time.localtime(r.last_time)) if r.last_time else "--:--"
+        health = r.health if len(r.health) <= 10 else "DEGRADED"
+        cells = " ".join(f"{_progress_cell(r, n):>4}" for n in numbers)
+        lines.append(f"{r.lab_id:>4}  {health:<10} {r.done:>4}  {cells}  {when} {r.last_action[:40]}")
+        if r.health != health:
+            lines.append(f"{'':>6}not healthy: {r.health}")
+        if r.left_on:
+            lines.append(f"{'':>6}left on: {', '.join(r.left_on)}")
+    return "\n".join(lines)
+
+
+def export(rows: list[Row]) -> str:
+    numbers = [e.number for e in exercises.all_exercises()]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["lab_id", "project", "health", "exercises_done",
+                     *(f"ex{n:02d}" for n in numbers), "last_action", "last_time", "left_on"])
+    for r in rows:
+        when = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.last_time)) if r.last_time else ""
+        writer.writerow([r.lab_id, r.project, r.health, r.done, *(_progress_cell(r, n) for n in numbers),
+                         r.last_action, when, "; ".join(r.left_on)])
+    return out.getvalue()
