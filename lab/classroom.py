@@ -48,17 +48,22 @@ def _each(found: list[Lab], work: Callable[[Lab], str], parallel: int) -> Iterat
 
 
 def up(count: int, report: Callable[[str], None], first: int = 1) -> bool:
-    """Start labs first..first+count-1 (those running stay as they are); True if all
-    are healthy."""
+    """Start labs first..first+count-1 (those running stay as they are) and record them
+    as the class; True if all are healthy."""
     if count < 1 or first < 1:
         raise LabError("a class has at least one lab, numbered from 1 up: lab class up N [--first K]")
     found = labs(range(first, first + count))  # every LAB_ID checked before anything starts
-    if missing_images():
-        found[0].build()
     config.CLASS_FILE.parent.mkdir(exist_ok=True)
     config.CLASS_FILE.write_text(json.dumps({"first": first, "labs": count, "started": time.time()}) + "\n")
+    return start(found, report)
 
-    def start(lab: Lab) -> str:
+
+def start(found: list[Lab], report: Callable[[str], None]) -> bool:
+    """Start these labs, PARALLEL_STARTS at a time, reporting each as it is healthy."""
+    if missing_images():
+        found[0].build()
+
+    def start_one(lab: Lab) -> str:
         before = lab.states()
         seconds = lab.up(quiet=True)
         if before and all(before.get(s) == "healthy" for s in SERVICES):
@@ -66,7 +71,7 @@ def up(count: int, report: Callable[[str], None], first: int = 1) -> bool:
         return f"healthy in {seconds:.1f} s"
 
     results = []
-    for lab, said in _each(found, start, PARALLEL_STARTS):
+    for lab, said in _each(found, start_one, PARALLEL_STARTS):
         results.append(not said.startswith("FAILED"))
         report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
     return all(results)
@@ -74,16 +79,20 @@ def up(count: int, report: Callable[[str], None], first: int = 1) -> bool:
 
 def down(volumes: bool, report: Callable[[str], None]) -> None:
     """Stop every lab of the class (with volumes: delete them too, and forget the class)."""
-    def stop(lab: Lab) -> str:
+    stop(labs(), volumes, report)
+    if volumes:
+        config.CLASS_FILE.unlink(missing_ok=True)
+
+
+def stop(found: list[Lab], volumes: bool, report: Callable[[str], None]) -> None:
+    def stop_one(lab: Lab) -> str:
         lab.down(volumes=volumes, quiet=True)
         if volumes:  # its journal, progress and DKIM keys go with it: the next class starts afresh
             shutil.rmtree(lab.settings.state_dir, ignore_errors=True)
         return "removed with its volumes" if volumes else "stopped, volumes kept"
 
-    for lab, said in _each(labs(), stop, PARALLEL_STARTS):
+    for lab, said in _each(found, stop_one, PARALLEL_STARTS):
         report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
-    if volumes:
-        config.CLASS_FILE.unlink(missing_ok=True)
 
 
 # --- where everyone is -----------------------------------------------------------------

@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from lab import classroom as classroom_labs
 from lab import config, faults, switches
 from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
 
 HERE = Path(__file__).parent
-# The bench's own lab is LAB_ID 8 (project maillab-8): its host ports stay below
-# Linux's ephemeral range (32768 on). Its classroom labs are maillab-bench-N, with no
-# host ports, so that a teacher's class (maillab-1 ...) is never touched.
+# The bench's own lab is LAB_ID 8 (project maillab-bench): its host ports stay below
+# Linux's ephemeral range (32768 on). Its class is labs 101 on, without host ports, so
+# that a teacher's class (maillab-1 ...) is never touched.
 BENCH_LAB_ID, BENCH_PROJECT = 8, "maillab-bench"
+CLASS_FIRST_ID = 101
 OVERRIDES = {"MAX_RECIPIENTS_PER_MINUTE": "0", "MAILBOX_QUOTA": "4G"}
 X, Y2 = config.X, config.Y2
 
@@ -31,11 +35,6 @@ def _environ(**extra: str) -> dict[str, str]:
 
 def bench_lab() -> Lab:
     return Lab(config.load(lab_id=BENCH_LAB_ID, environ=_environ()))
-
-
-def class_lab(n: int) -> Lab:
-    environ = _environ(PUBLISH_PORTS="off")
-    return Lab(config.load(lab_id=n, project=f"{BENCH_PROJECT}-{n}", environ=environ))
 
 
 def _say(text: str) -> None:
@@ -285,38 +284,54 @@ def make_test() -> dict:
     return {"seconds": seconds, "exit": done.returncode, "summary": results[-1:]}
 
 
-def classroom(max_labs: int) -> dict:
-    """Start labs side by side until one fails its check or max_labs run; each must
-    deliver its own X -> Y message and must not reach the first lab."""
-    labs: list[Lab] = []
-    per_lab = []
+def classroom(count: int, pairs: int = 6) -> dict:
+    """A class of `count` labs started as `lab class up` starts them (LAB_IDs from
+    CLASS_FIRST_ID, so that a teacher's class is never touched, and not recorded as the
+    class): time to all healthy, memory, the machine's CPU at rest against before, an
+    X -> Y message in each, and isolation on a sample of pairs (X of one lab cannot
+    reach another lab's A, while it reaches its own)."""
+    labs = classroom_labs.labs(range(CLASS_FIRST_ID, CLASS_FIRST_ID + count))
+    before = _busy_percent(15)
+    started = time.monotonic()
     try:
-        for n in range(1, max_labs + 1):
-            lab = class_lab(n)
-            try:
-                lab.up()
-                _submit(lab, "class")
-                deadline = time.monotonic() + 30
-                while _mailbox_count(lab, Y2) < 1:
-                    if time.monotonic() > deadline:
-                        raise LabError(f"lab {n} did not deliver")
-                    time.sleep(0.2)
-                if labs:
-                    other = labs[0].settings.address("provider-a")
-                    reach = docker_exec(lab.container("client-x"), ["nc", "-z", "-w", "2", other, "25"])
-                    if reach.returncode == 0:
-                        raise LabError(f"lab {n} reached lab 1's provider-a")
-            except LabError as err:
-                _say(f"lab {n} failed: {err}")
-                lab.down(volumes=True)
-                break
-            labs.append(lab)
-            per_lab.append(round(sum(memory(lab).values()), 1))
-            _say(f"classroom: {n} labs running, this one uses {per_lab[-1]} MiB")
+        healthy = classroom_labs.start(labs, lambda line: _say(f"class: {line.strip()}"))
+        up_seconds = time.monotonic() - started
+        time.sleep(5)  # let the start-up settle
+        at_rest = _busy_percent(30)
+        per_lab = [round(sum(memory(lab).values()), 1) for lab in labs]
+        with ThreadPoolExecutor(4) as pool:
+            delivered = sum(pool.map(_delivers, labs))
+        sample = random.Random(count).sample([(a, b) for a in labs for b in labs if a is not b],
+                                             min(pairs, count * (count - 1)))
+        isolated = sum(_isolated(a, b) for a, b in sample)
     finally:
-        for lab in labs:
-            lab.down(volumes=True)
-    return {"labs": len(labs), "tried_at_most": max_labs, "memory_per_lab_mib": per_lab}
+        classroom_labs.stop(labs, volumes=True, report=lambda line: None)
+    result = {"labs": count, "healthy": healthy, "up_seconds": round(up_seconds, 1),
+              "memory_per_lab_mib": per_lab, "memory_total_mib": round(sum(per_lab)),
+              "idle_cpu_before_pct": round(before, 2), "idle_cpu_with_class_pct": round(at_rest, 2),
+              "class_idle_pct": round(max(0.0, at_rest - before), 2),
+              "delivered": delivered, "pairs_isolated": isolated, "pairs_tried": len(sample)}
+    _say(f"class of {count}: {result}")
+    return result
+
+
+def _delivers(lab: Lab) -> bool:
+    """X -> Y2 in this lab arrives within 30 s."""
+    _submit(lab, "class")
+    deadline = time.monotonic() + 30
+    while _mailbox_count(lab, Y2) < 1:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def _isolated(lab: Lab, other: Lab) -> bool:
+    """X of `lab` reaches its own A's port 587 and not the other lab's."""
+    def reaches(address: str) -> bool:
+        done = docker_exec(lab.container("client-x"), ["nc", "-z", "-w", "2", address, "587"])
+        return done.returncode == 0
+    return reaches(lab.settings.address("provider-a")) and not reaches(other.settings.address("provider-a"))
 
 
 def machine() -> dict:
