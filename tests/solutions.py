@@ -8,9 +8,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import redirect_stdout
+from email.utils import formatdate
 from pathlib import Path
 
 from lab import cli, config, maillog
@@ -63,8 +66,9 @@ def type_in_shell(lab: Lab, service: str, *commands: str) -> str:
     return container(lab, service).run("bash", "-i", input=script, check=False).stdout.decode()
 
 
-def type_into(lab: Lab, service: str, command: list[str], lines: list[tuple[str, str | None]]) -> str:
-    """Run `command` in `service` and type `lines`, each waiting for its reply regex."""
+def type_into(lab: Lab, service: str, command: list[str], lines: list[tuple[str, str | None] | dict]) -> str:
+    """Run `command` in `service` and type `lines`, each waiting for its reply regex
+    ({"pause": s}: stop typing for s seconds)."""
     spec = json.dumps({"command": command, "lines": lines})
     return container(lab, service).run("python3", "-", spec, input=TYPIST).stdout.decode()
 
@@ -87,6 +91,8 @@ def smtp_by_hand(lab: Lab, rcpt_options: str = "", headers: tuple[str, ...] = ()
         (f"RCPT TO:<{Y}>{rcpt_options}", r"^250 "),
         ("DATA", r"^354 "),
         (f"From: {X}", None), (f"To: {Y}", None), (f"Subject: {subject}", None),
+        (f"Date: {formatdate(localtime=True)}", None),
+        (f"Message-ID: <by-hand-{uuid.uuid4().hex}@client-x>", None),
         *((h, None) for h in headers),
         ("", None), ("Typed line by line in openssl s_client.", None),
         (".", r"^250 "),
@@ -163,7 +169,21 @@ def follow_the_relay(lab: Lab) -> None:
 def pop_by_hand_exercise(lab: Lab) -> None:
     swaks_x_to(lab)
     wait_until(lambda: mailbox_count(lab, Y) == 1, "the message in Y's mailbox")
-    pop_by_hand(lab, Y, "STAT", "LIST", "RETR 1", "DELE 1")
+    pop_by_hand(lab, Y, "STAT", "LIST", "UIDL", "RETR 1", "DELE 1")
+    # Step 4: a session that sees the empty mailbox, X sending meanwhile (another
+    # terminal), STAT again in the same session; then the new message deleted too.
+    login = [(f"USER {Y}", r"^\+OK"), (f"PASS {lab.settings.password(Y)}", r"^\+OK Logged in")]
+    session = [(" ".join(s_client("pop3", PROVIDER_B.pop, 110)), r"^\+OK"), *login, ("STAT", r"^\+OK 0 0"),
+               {"pause": 8}, ("STAT", r"^\+OK 0 0"), ("QUIT", r"^\+OK"), ("exit", None)]
+    b = container(lab, PROVIDER_B.service)
+    since = time.time()
+    with ThreadPoolExecutor(1) as terminal:
+        typing = terminal.submit(type_into, lab, "client-y", ["bash", "-i"], session)
+        wait_until(lambda: f"Login: user=<{Y}>" in b.log(since=since - 1), "Y's second POP3 login")
+        swaks_x_to(lab)
+        wait_until(lambda: mailbox_count(lab, Y) == 1, "X's second message in Y's mailbox")
+        typing.result(timeout=60)
+    pop_by_hand(lab, Y, "STAT", "RETR 1", "DELE 1")
 
 
 def open_relay(lab: Lab) -> None:

@@ -1,7 +1,9 @@
 """Type into an interactive program the way a learner does: one line, then wait for
 the reply that line asks for, then the next. Runs inside a client container (stdlib
 only); the spec is JSON in argv[1]:
-  {"command": [...], "lines": [[line, reply regex or null], ...], "timeout": 20}
+  {"command": [...], "lines": [[line, reply regex or null] or {"pause": seconds}, ...],
+   "timeout": 20}
+A pause is a learner stopping to do something elsewhere (in another terminal).
 Prints the whole transcript; exits 1 if an expected reply did not come in time.
 """
 
@@ -36,7 +38,11 @@ def read_until(pattern, timeout):
 
 
 ok = True
-for line, reply in spec["lines"]:
+for item in spec["lines"]:
+    if isinstance(item, dict):
+        time.sleep(min(float(item["pause"]), 60))
+        continue
+    line, reply = item
     proc.stdin.write(line.encode() + b"\n")
     proc.stdin.flush()
     if reply and not read_until(reply, spec.get("timeout", 20)):

@@ -52,6 +52,7 @@ STEPS = [
          typed("client-x", r"\bip\s+(-\S+\s+)*r(o|ou|out|oute)?\b", "`ip route`"),
          "in client-x type: ip route"),
     Step("On the DNS server you read the zone file that gives these answers",
-         typed("dns", r"\.zone\b", "command on a zone file"),
+         typed("dns", r"\b(cat|less|more|head|tail|grep|view|vim?|nano|awk|sed)\b.*\.zone\b",
+               "reading of a zone file (cat, less, grep, ...)"),
          "in dns (`make shell SERVICE=dns`) type: cat /run/nsd/zones/provider-b.test.zone"),
 ]

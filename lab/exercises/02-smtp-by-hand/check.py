@@ -20,8 +20,13 @@ def tls_session_from_x(ev: Evidence) -> Result:
 
 
 def failed_login(ev: Evidence) -> Result:
+    x_ip = ev.settings.address("client-x", PROVIDER_A.access_network)
     lines = [line for line in ev.log(PROVIDER_A.service) if "authentication failed" in line.text]
-    return passed(lines[-1].text[:100]) if lines else failed("A's log shows no failed login")
+    from_x = [line for line in lines if f"[{x_ip}]" in line.text]
+    if from_x:
+        return passed(from_x[-1].text[:100])
+    return failed("A's log shows no failed login from X's machine"
+                  + (f" (only from others: {lines[-1].text[:80]})" if lines else ""))
 
 
 def in_y_mailbox(predicate, what: str):

@@ -20,17 +20,44 @@ def deferred_at_a(ev: Evidence) -> Result:
     return passed(f"{found[-1].queue_id}: {first.reason}")
 
 
+def waiting_times(ev: Evidence) -> list[tuple[float, float]]:
+    """(from, until) each deferred message of X waited in A's queue (until: now if it
+    still waits); whole seconds, as the shell history stamps commands."""
+    spans = []
+    for m in waited(ev):
+        sent = [a.time for a in m.attempts if a.status == "sent"]
+        spans.append((int(m.attempts[0].time), sent[0] + 1 if sent else float("inf")))
+    return spans
+
+
 def watched_queue(ev: Evidence) -> Result:
-    found = ev.typed(A, r"\b(postqueue\s+-[pj]|mailq|postcat|qshape)\b")
-    return passed(found[-1]) if found else failed("no look at the queue typed in provider-a")
+    spans = waiting_times(ev)
+    looks = ev.typed_at(A, r"\b(postqueue\s+-[pj]|mailq|postcat|qshape)\b")
+    found = [cmd for when, cmd in looks if any(start <= when <= end for start, end in spans)]
+    if found:
+        return passed(found[-1])
+    return failed("no look at A's queue typed in provider-a while a message of X waited there"
+                  + (" (you looked, but not while one waited)" if looks else ""))
+
+
+FLUSH = r"\b(postqueue\s+-[fsi]|postfix\s+flush|sendmail\s+-q|postsuper\s+-r)"
 
 
 def retried_and_delivered(ev: Evidence) -> Result:
+    flushes = ev.typed_at(A, FLUSH)
     for m in reversed(waited(ev)):
-        if any(a.status == "sent" for a in m.attempts):
-            tries = len(m.attempts)
-            waited_s = m.attempts[-1].time - m.received
-            return passed(f"{m.queue_id}: {tries} attempts, delivered {waited_s:.0f} s after X sent it")
+        sent = [a.time for a in m.attempts if a.status == "sent"]
+        if not sent:
+            continue
+        # a flush delivers at once: one typed just before the delivery made it (the
+        # history counts whole seconds); one typed while B was still down did nothing
+        pushed = [cmd for when, cmd in flushes if sent[0] - 3 <= when <= sent[0] + 1]
+        if pushed:
+            return failed(f"{m.queue_id} left after `{pushed[-1]}`, typed in provider-a: that was you, "
+                          "not A retrying by itself")
+        tries = len(m.attempts)
+        waited_s = sent[0] - m.received
+        return passed(f"{m.queue_id}: {tries} attempts, delivered {waited_s:.0f} s after X sent it")
     return failed("none of the deferred messages has been delivered yet")
 
 
@@ -63,7 +90,8 @@ STEPS = [
     Step("You looked at A's queue while the message waited", watched_queue,
          "in provider-a (`make shell SERVICE=provider-a`): postqueue -p"),
     Step("A retried by itself and delivered it", retried_and_delivered,
-         "bring B back with `lab restore b-down` and wait up to 20 s: nobody resends"),
+         "bring B back with `lab restore b-down` and wait up to 20 s: nobody resends, nobody flushes "
+         "the queue (after a flush, `lab reset` and start again)"),
     Step("It arrived exactly once", arrived_once, "see the hint above"),
     Step("B is running again", b_is_back, "lab restore b-down"),
     Step("Nothing is left waiting in A's queue", queue_empty,

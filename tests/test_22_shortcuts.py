@@ -1,0 +1,55 @@
+"""Checks that see the learner's own act: a plausible shortcut fails the step it would
+fake, with a hint saying why, where the act itself passes (test_14 runs the reference
+solutions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.config import PROVIDER_A, X, Y
+from tests.harness import wait_until
+from tests.solutions import container, lab_command, lab_ok, swaks_x_to, type_in_shell, wait_for_attempt
+
+pytestmark = pytest.mark.disruptive
+
+
+def test_exercise_2_someone_elses_failed_login_is_not_xs(lab):
+    lab_ok(lab, "reset")
+    outsider = container(lab, "outsider")
+    outsider.run("swaks", "--server", f"{PROVIDER_A.smtp}:587", "--tls", "--auth-user", X,
+                 "--auth-password", "not-the-password", "--from", X, "--to", Y, check=False)
+    a = container(lab, PROVIDER_A.service)
+    wait_until(lambda: f"[{lab.settings.address('outsider')}]: SASL PLAIN authentication failed" in a.log(),
+               "the outsider's failed login in A's log")
+    code, out = lab_command(lab, "check", "2")
+    assert code == 1
+    assert "[FAIL] 3. You saw A refuse a wrong password (535)" in out, out
+    assert "no failed login from X's machine (only from others:" in out, out
+
+
+def test_exercise_6_a_look_too_early_and_a_flush_do_not_count(lab):
+    lab_ok(lab, "reset")
+    type_in_shell(lab, PROVIDER_A.service, "mailq")  # nothing waits yet
+    lab_ok(lab, "fault", "b-down")
+    message_id = swaks_x_to(lab)
+    wait_for_attempt(lab, PROVIDER_A.service, message_id, "deferred",
+                     lambda m: any(a.status == "deferred" for a in m.attempts))
+    lab_ok(lab, "restore", "b-down")
+    type_in_shell(lab, PROVIDER_A.service, "postqueue -f")  # pushed out by hand
+    wait_for_attempt(lab, PROVIDER_A.service, message_id, "delivered",
+                     lambda m: any(a.status == "sent" for a in m.attempts))
+    code, out = lab_command(lab, "check", "6")
+    assert code == 1
+    assert "[FAIL] 2. You looked at A's queue while the message waited" in out, out
+    assert "(you looked, but not while one waited)" in out, out
+    assert "[FAIL] 3. A retried by itself and delivered it" in out, out
+    assert "left after `postqueue -f`, typed in provider-a: that was you" in out, out
+
+
+def test_exercise_1_listing_the_zone_files_is_not_reading_one(lab):
+    lab_ok(lab, "reset")
+    type_in_shell(lab, "dns", "ls /run/nsd/zones/*.zone")
+    code, out = lab_command(lab, "check", "1")
+    assert code == 1
+    assert "[FAIL] 7. On the DNS server you read the zone file that gives these answers" in out, out
+    assert "no reading of a zone file (cat, less, grep, ...) typed in dns yet" in out, out
