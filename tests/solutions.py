@@ -172,13 +172,12 @@ def pop_by_hand_exercise(lab: Lab) -> None:
     pop_by_hand(lab, Y, "STAT", "LIST", "UIDL", "RETR 1", "DELE 1")
     # Step 4: a session that sees the empty mailbox, X sending meanwhile (another
     # terminal), STAT again in the same session; then the new message deleted too.
-    login = [(f"USER {Y}", r"^\+OK"), (f"PASS {lab.settings.password(Y)}", r"^\+OK Logged in")]
-    session = [(" ".join(s_client("pop3", PROVIDER_B.pop, 110)), r"^\+OK"), *login, ("STAT", r"^\+OK 0 0"),
-               {"pause": 8}, ("STAT", r"^\+OK 0 0"), ("QUIT", r"^\+OK"), ("exit", None)]
+    session = [(f"USER {Y}", r"^\+OK"), (f"PASS {lab.settings.password(Y)}", r"^\+OK Logged in"),
+               ("STAT", r"^\+OK 0 0"), {"pause": 8}, ("STAT", r"^\+OK 0 0"), ("QUIT", r"^\+OK")]
     b = container(lab, PROVIDER_B.service)
     since = time.time()
     with ThreadPoolExecutor(1) as terminal:
-        typing = terminal.submit(type_into, lab, "client-y", ["bash", "-i"], session)
+        typing = terminal.submit(type_into, lab, "client-y", s_client("pop3", PROVIDER_B.pop, 110), session)
         wait_until(lambda: f"Login: user=<{Y}>" in b.log(since=since - 1), "Y's second POP3 login")
         swaks_x_to(lab)
         wait_until(lambda: mailbox_count(lab, Y) == 1, "X's second message in Y's mailbox")
