@@ -334,8 +334,41 @@ def pop_or_imap(lab: Lab) -> None:
     imap_by_hand(lab, 143, "b SELECT INBOX", 'c LIST "" *', "d SELECT Archive", "e GETQUOTAROOT INBOX")
 
 
+def japanese_mail(lab: Lab) -> None:
+    swaks = (f"swaks --server {PROVIDER_A.smtp}:587 --tls --auth-user {X} "
+             f"--auth-password {lab.settings.password(X)} --from {X} --to {Y}")
+    type_in_shell(
+        lab, "client-x",
+        "S=$(printf 'メールのしくみ' | base64)",
+        f'{swaks} --header "Subject: =?UTF-8?B?$S?=" --add-header "Content-Type: text/plain; charset=UTF-8" '
+        "--add-header \"Content-Transfer-Encoding: 8bit\" --body 'こんにちは、Y さん'",
+        "S=$(printf '古いメール' | iconv -f UTF-8 -t ISO-2022-JP | base64)",
+        "B=$(printf 'こんにちは' | iconv -f UTF-8 -t ISO-2022-JP)",
+        f'{swaks} --header "Subject: =?ISO-2022-JP?B?$S?=" '
+        '--add-header "Content-Type: text/plain; charset=ISO-2022-JP" '
+        '--add-header "Content-Transfer-Encoding: 7bit" --body "$B"',
+        f'{swaks} --header "Subject: mojibake" --add-header "Content-Type: text/plain; charset=ISO-2022-JP" '
+        "--body 'こんにちは'")
+    wait_until(lambda: mailbox_count(lab, Y) == 3, "the three Japanese messages at Y")
+    pop_by_hand(lab, Y, "RETR 1", "RETR 2", "RETR 3")
+    japanese = PROVIDER_B.utf8_address
+    lines: list[tuple[str, str | None]] = [
+        ("EHLO client-x", r"^250-AUTH[\s\S]*^250 "),
+        (f"AUTH PLAIN {plain_token(X, lab.settings.password(X))}", r"^235 "),
+        (f"MAIL FROM:<{X}>", r"^250 "), (f"RCPT TO:<{japanese}>", r"^553 5\.6\.7 "), ("RSET", r"^250 "),
+        (f"MAIL FROM:<{X}> SMTPUTF8", r"^250 "), (f"RCPT TO:<{japanese}>", r"^250 "), ("DATA", r"^354 "),
+        (f"From: {X}", None), (f"To: {japanese}", None), ("Subject: SMTPUTF8", None), ("", None),
+        ("A Japanese address.", None), (".", r"^250 "), ("QUIT", r"^221 "),
+    ]
+    type_into(lab, "client-x", s_client("smtp", PROVIDER_A.smtp, 587), lines)
+    b = container(lab, PROVIDER_B.service)
+    wait_until(lambda: f"orig_to=<{japanese}>" in b.log(tail=50), "B's attempt to store it")
+    lab_ok(lab, "logs", PROVIDER_B.service, "--tail", "20")
+
+
 SOLUTIONS: dict[int, Callable[[Lab], None]] = {
     1: tour, 2: smtp_by_hand_and_swaks, 3: follow_the_relay, 4: pop_by_hand_exercise, 5: open_relay,
     6: when_b_is_down, 7: quota, 8: what_delivered_means, 9: dial_up, 10: port_25_is_closed,
     11: greylisting, 12: who_really_sent_this, 13: dmarc_the_domain_decides, 14: pop_or_imap,
+    15: japanese_mail,
 }

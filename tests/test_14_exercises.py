@@ -28,7 +28,7 @@ EXERCISES = exercises.all_exercises()
 
 
 def test_every_exercise_has_both_editions_and_a_check():
-    assert [e.number for e in EXERCISES] == list(range(1, 15))
+    assert [e.number for e in EXERCISES] == list(range(1, 16))
     assert sorted(SOLUTIONS) == [e.number for e in EXERCISES]
     for exercise in EXERCISES:
         for language in exercises.LANGUAGES:
