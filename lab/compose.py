@@ -109,7 +109,14 @@ class Lab:
         self.compose("up", "-d", "--remove-orphans", capture=quiet)
         self.wait_healthy(timeout)
         self.run("dns", "load-zones", "--reload")  # a DNS that was running serves them too
+        self.flush_resolvers()
         return time.monotonic() - started
+
+    def flush_resolvers(self) -> None:
+        """Empty the providers' caching resolvers, as if every TTL had run out (after the
+        zones changed, or the DNS came back)."""
+        with ThreadPoolExecutor(len(PROVIDERS)) as pool:
+            list(pool.map(lambda p: self.run(p.service, "resolver", "flush"), PROVIDERS))
 
     def stop(self, *services: str) -> None:
         """Stop services' containers (as `compose stop`, without starting Compose)."""

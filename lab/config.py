@@ -424,9 +424,10 @@ def _var(service: str, network: str) -> str:
     return f"{name}_IP" if network == INTERNET or service.startswith("client") else f"{name}_ACCESS_IP"
 
 
-# Every container's resolver: the lab's DNS and nothing else, so only lab names resolve
-# (the DNS server asks itself). Mounted read-only by compose.yaml: containers with a
-# read-only root filesystem cannot write their own.
+# Every container's resolver, and behind it only the lab's DNS, so only lab names
+# resolve: a provider's caching resolver (Unbound) for the provider and its customers,
+# the DNS itself for the stranger and the DNS server. Mounted read-only by compose.yaml:
+# containers with a read-only root filesystem cannot write their own.
 RESOLV_CONF = "nameserver {}\noptions timeout:1 attempts:2\n"
 
 
@@ -438,4 +439,9 @@ def write_compose_env(s: Settings) -> Path:
     s.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (s.state_dir / "resolv.conf").write_text(RESOLV_CONF.format(s.address("dns")))
     (s.state_dir / "resolv-dns.conf").write_text(RESOLV_CONF.format("127.0.0.1"))
+    # A provider asks its own caching resolver; its customers ask it on their network.
+    (s.state_dir / "resolv-local.conf").write_text(RESOLV_CONF.format("127.0.0.1"))
+    for p in PROVIDERS:
+        (s.state_dir / f"resolv-{p.letter}.conf").write_text(
+            RESOLV_CONF.format(s.address(p.service, p.access_network)))
     return s.env_file

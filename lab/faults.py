@@ -63,6 +63,17 @@ def _disk_full(service: str, on: bool) -> Callable[[Lab], None]:
     return fill
 
 
+def _dns_down(lab: Lab) -> None:
+    lab.stop("dns")
+    lab.flush_resolvers()
+
+
+def _dns_up(lab: Lab) -> None:
+    lab.start("dns")
+    lab.wait_healthy(timeout=60)
+    lab.flush_resolvers()  # forget that the DNS did not answer
+
+
 def _cut(lab: Lab) -> None:
     access.disconnect(lab, B, INTERNET)
 
@@ -86,8 +97,11 @@ FAULTS = {f.name: f for f in (
           "network (both still run).", _cut, _reconnect),
     Fault("b-refuses", f"B is up but turns mail away for now: its port 25 answers \"{REFUSAL}\".",
           _refuse, _accept),
-    Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped).",
-          _stop("dns"), _start("dns")),
+    Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped,\n"
+          "and the providers' caches are emptied, as if B's records had reached the end of their TTL).",
+          _dns_down, _dns_up,
+          KEEPS + " Without the emptied cache, A would still know B's MX for up to 300 s (the\n"
+          "records' TTL) after its last lookup, and deliver as if nothing had happened."),
     Fault("b-crash", "B's machine crashed: the provider-b container was killed (SIGKILL), nothing saved or "
           "closed in an orderly way.", _kill(B), _start(B),
           KEEPS + " What B had said 250 to is on its disk; a message B stored just before\n"

@@ -44,4 +44,5 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
     scripts["dns"] += "; load-zones --reload"
     with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
         list(pool.map(lambda item: lab.run(item[0], "sh", "-ec", item[1]), scripts.items()))
+    lab.flush_resolvers()  # now that the DNS serves .env's zones again
     Journal(lab.settings).start_over()

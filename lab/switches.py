@@ -128,6 +128,7 @@ def set_dmarc(lab: Lab, policy: str) -> None:
         raise LabError(f"no DMARC policy {policy!r}; choose one of {', '.join(DMARC_POLICIES)}")
     dnszones.write(lab.settings, policy)
     lab.run("dns", "load-zones", "--reload")
+    lab.flush_resolvers()  # else they answer the old policy until its TTL runs out
     deadline = time.monotonic() + 10
     while any(s.dmarc != policy for s in state(lab).values()):
         if time.monotonic() > deadline:

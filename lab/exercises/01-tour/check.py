@@ -4,16 +4,17 @@ import re
 from collections.abc import Callable
 
 from lab.checker import Evidence, Result, Step, failed, lab_is_up, passed
-from lab.config import PROVIDER_B
+from lab.config import PROVIDER_A, PROVIDER_B
 
 DOMAIN, MX = re.escape(PROVIDER_B.domain), re.escape(PROVIDER_B.mx)
 
 
-def resolver_is_lab_dns(ev: Evidence) -> Result:
+def resolver_is_providers(ev: Evidence) -> Result:
     resolv = ev.run("client-x", "cat", "/etc/resolv.conf")
-    dns = ev.settings.address("dns")
-    return passed(f"nameserver {dns}") if f"nameserver {dns}" in resolv else failed(
-        f"client-x's /etc/resolv.conf does not name {dns}:\n{resolv}")
+    resolver = ev.settings.address(PROVIDER_A.service, PROVIDER_A.access_network)
+    named = re.findall(r"^nameserver\s+(\S+)", resolv, re.M)
+    return passed(f"nameserver {resolver} (A's resolver)") if named == [resolver] else failed(
+        f"client-x's /etc/resolv.conf should name only A's resolver, {resolver}:\n{resolv}")
 
 
 def dns_names_b_mx(ev: Evidence) -> Result:
@@ -37,7 +38,7 @@ def typed(service: str, pattern: str, what: str) -> Callable[[Evidence], Result]
 STEPS = [
     Step("All six services run and are healthy", lab_is_up,
          "start the lab with `make up` (or `lab reset` if you changed something)"),
-    Step("X's only name server is the lab's DNS", resolver_is_lab_dns,
+    Step("X's only name server is its provider's resolver", resolver_is_providers,
          "`lab reset` puts client-x's resolver back"),
     Step("The DNS names B's mail server and its address", dns_names_b_mx,
          "is the dns service running? `lab reset` starts it"),
