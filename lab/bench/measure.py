@@ -316,11 +316,13 @@ def classroom(count: int, pairs: int = 6) -> dict:
 
 
 def _delivers(lab: Lab) -> bool:
-    """X -> Y2 in this lab arrives within 30 s."""
+    """X -> Y2 in this lab arrives within 30 s (if not, A's last words on it are told)."""
     _submit(lab, "class")
     deadline = time.monotonic() + 30
     while _mailbox_count(lab, Y2) < 1:
         if time.monotonic() > deadline:
+            waiting = [line for line in lab.logs("provider-a").splitlines() if "status=" in line]
+            _say(f"class: lab {lab.settings.lab_id} did not deliver in 30 s: {waiting[-3:]}")
             return False
         time.sleep(0.2)
     return True
