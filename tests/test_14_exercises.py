@@ -119,7 +119,10 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     assert not access.is_online(lab, "x") and not access.is_online(lab, "y")
     assert [m["queue_name"] for m in a.queue()] == ["deferred"]
     assert a.postconf("maximal_backoff_time") == config.RETRY_PROFILES[other_profile]["maximal_backoff_time"]
+    b_mx = re.compile(rf"^{re.escape(PROVIDER_B.domain)}\.\s+\d+\s+IN\s+MX\s", re.M)
+    assert b_mx.search(a.output("resolver", "dump"))  # A's resolver remembers B's MX
     lab_ok(lab, "reset")
+    assert not b_mx.search(container(PROVIDER_A.service).output("resolver", "dump"))  # forgotten
     assert all(lab.states()[s] == "healthy" for s in SERVICES)
     assert access.is_online(lab, "x") and access.is_online(lab, "y")
     assert not switches.is_open_relay(lab)
