@@ -94,3 +94,20 @@ def test_a_setting_from_the_environment_reaches_compose_as_derived(monkeypatch):
     resolved = lab.compose("config", capture=True).stdout
     assert f"subnet: {lab.settings.subnets['internet']}" in resolved
     assert f"subnet: {GOOD['INTERNET_SUBNET']}" not in resolved
+
+
+def test_certificates_are_made_once_and_again_only_for_a_new_name(tmp_path, monkeypatch):
+    """Running labs mount the certificates: a `make up` of another lab must not rewrite
+    them (a provider reading one mid-write disables TLS), unless a name is missing."""
+    from lab import tls
+
+    tls_dir = tmp_path / "tls"
+    assert tls.ensure_certificates(tls_dir)
+    made = {f.name: f.read_bytes() for f in tls_dir.iterdir()}
+    assert not tls.ensure_certificates(tls_dir)
+    assert {f.name: f.read_bytes() for f in tls_dir.iterdir()} == made
+    names = tls._names
+    monkeypatch.setattr(tls, "_names", lambda p: [*names(p), f"webmail.{p.domain}"])
+    assert tls.ensure_certificates(tls_dir)
+    assert (tls_dir / "ca.crt").read_bytes() == made["ca.crt"]  # the same CA: clients keep trusting it
+    assert (tls_dir / "provider-a.crt").read_bytes() != made["provider-a.crt"]
