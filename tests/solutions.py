@@ -163,7 +163,8 @@ def follow_the_relay(lab: Lab) -> None:
     mid = swaks_x_to(lab)
     wait_until(lambda: (out := lab_ok(lab, "trace", "--last")).count("LMTP into") and mid in out,
                "the trace of the message to its delivery at B")
-    pop_by_hand(lab, Y, "TOP 1 0", "RETR 1")
+    lab_ok(lab, "logs", PROVIDER_A.service)
+    pop_by_hand(lab, Y, "TOP 1 0")
 
 
 def pop_by_hand_exercise(lab: Lab) -> None:
@@ -202,7 +203,12 @@ def when_b_is_down(lab: Lab) -> None:
     wait_for_attempt(lab, PROVIDER_A.service, mid, "deferred",
                      lambda m: any(a.status == "deferred" for a in m.attempts))
     type_in_shell(lab, PROVIDER_A.service, "postqueue -p")
+    lab_ok(lab, "logs", PROVIDER_A.service, "--tail", "20")
     lab_ok(lab, "restore", "b-down")
+    wait_for_attempt(lab, PROVIDER_A.service, mid, "delivered by A's own retry",
+                     lambda m: any(a.status == "sent" for a in m.attempts))
+    type_in_shell(lab, PROVIDER_A.service, "postqueue -p")
+    lab_ok(lab, "trace", "--last")
 
 
 def quota(lab: Lab) -> None:
