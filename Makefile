@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 
 .PHONY: help up down clean build config status shell relay-check fault restore bench test lint \
-	lab show check reset trace dial hangup install
+	lab show check reset trace dial hangup install class
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -50,6 +50,9 @@ fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down|b-
 
 restore: ## undo a fault (make restore FAULT=...), or all of them
 	@$(LAB) restore $(FAULT)
+
+class: ## a class on this server: make class DO="up 20" (status, export, down, clean)
+	@$(LAB) class $(or $(DO),status)
 
 bench: ## measure start-up, idle cost, latency, throughput, memory, the suite, labs per machine
 	@$(LAB) bench

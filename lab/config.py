@@ -127,7 +127,8 @@ HOST_NUMBERS: dict[str, dict[str, int]] = {
     "access-b": {"provider-b": 20, "client-y": 100},
 }
 SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
-PUBLISHED_PORTS = (25, 587, 110, 995, 143, 993)  # of each provider, on 127.0.0.1
+# Each provider's ports published on 127.0.0.1, with what a desktop mail client calls them.
+PUBLISHED_PORTS = {25: "SMTP", 587: "submission", 110: "POP3", 995: "POP3S", 143: "IMAP", 993: "IMAPS"}
 
 # Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).
 # The lifetimes are how long Postfix keeps trying before it returns a message.
@@ -438,8 +439,8 @@ def write_compose_env(s: Settings) -> Path:
     lines += [f"{k}={v}" for k, v in sorted(compose_env(s).items())]
     s.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (s.state_dir / "resolv.conf").write_text(RESOLV_CONF.format(s.address("dns")))
-    (s.state_dir / "resolv-dns.conf").write_text(RESOLV_CONF.format("127.0.0.1"))
-    # A provider asks its own caching resolver; its customers ask it on their network.
+    # The DNS server and each provider ask themselves (NSD; the caching resolver), and
+    # a provider's customers ask it on their network.
     (s.state_dir / "resolv-local.conf").write_text(RESOLV_CONF.format("127.0.0.1"))
     for p in PROVIDERS:
         (s.state_dir / f"resolv-{p.letter}.conf").write_text(

@@ -69,8 +69,7 @@ def _dns_down(lab: Lab) -> None:
 
 
 def _dns_up(lab: Lab) -> None:
-    lab.start("dns")
-    lab.wait_healthy(timeout=60)
+    _start("dns")(lab)
     lab.flush_resolvers()  # forget that the DNS did not answer
 
 

@@ -22,7 +22,7 @@ import testinfra
 
 from lab import config
 from lab.compose import Lab
-from tests.harness import Container, Provider
+from tests.harness import Container, Provider, settle
 
 # LAB_ID 10 (ports_lab) keeps its host ports (30025..31995) below 32768, where Linux
 # takes the source ports of outgoing connections: a test lab at LAB_ID 23 once failed
@@ -115,6 +115,16 @@ def container(lab: Lab) -> type[Container]:
                 return _provider(lab, p)
         return Container(service, lab.container(service))
     return get  # type: ignore[return-value]
+
+
+@pytest.fixture
+def empty_y_mailbox(container) -> Iterator[Provider]:
+    """Y's mailbox is empty and no mail for Y is on its way (POP3 and IMAP tests)."""
+    a, b = container(config.PROVIDER_A.service), container(config.PROVIDER_B.service)
+    settle([a, b], config.Y)
+    b.empty_mailbox(config.Y)
+    yield b
+    b.empty_mailbox(config.Y)
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from lab.config import PROVIDER_A, PROVIDER_B, X, Y
-from tests.harness import make_message, pop3, pop3_login, settle, submit, wait_until
+from lab.config import PROVIDER_B, X, Y
+from tests.harness import make_message, pop3, pop3_login, submit, wait_until
 
 POP_B = PROVIDER_B.pop
 SUBJECT = "メールのしくみ: POP で受け取る"
@@ -19,16 +19,6 @@ TRACE_HEADERS = ("Return-Path:", "Delivered-To:", "Received:", "Authentication-R
 @pytest.fixture
 def y_login(settings) -> list[str]:
     return pop3_login(Y, settings.password(Y))
-
-
-@pytest.fixture
-def empty_y_mailbox(container):
-    """Y's mailbox is empty and no mail for Y is on its way."""
-    a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
-    settle([a, b], Y)
-    b.empty_mailbox(Y)
-    yield b
-    b.empty_mailbox(Y)
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from tests.harness import (
     plain_token,
     pop3,
     pop3_login,
-    settle,
     submit,
     wait_until,
 )
@@ -39,15 +38,6 @@ FLOOD = (Path(__file__).parent / "clients" / "flood.py").read_text()
 @pytest.fixture
 def y_login(settings) -> list[str]:
     return imap_login(Y, settings.password(Y))
-
-
-@pytest.fixture
-def empty_y_mailbox(container):
-    a, b = container(config.PROVIDER_A.service), container(PROVIDER_B.service)
-    settle([a, b], Y)
-    b.empty_mailbox(Y)
-    yield b
-    b.empty_mailbox(Y)
 
 
 @pytest.fixture

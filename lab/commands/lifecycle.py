@@ -33,9 +33,8 @@ def summary(lab: Lab, seconds: float) -> str:
     if s.publish_ports:
         lines += ["", "On this machine (127.0.0.1), for a desktop mail client:"]
         for p in config.PROVIDERS:
-            ports = ", ".join(f"{name} {s.host_port(p, port)}" for name, port in
-                              (("SMTP", 25), ("submission", 587), ("POP3", 110), ("POP3S", 995),
-                               ("IMAP", 143), ("IMAPS", 993)))
+            ports = ", ".join(f"{name} {s.host_port(p, port)}"
+                              for port, name in config.PUBLISHED_PORTS.items())
             lines.append(f"  {p.service}: {ports}")
     else:
         lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]
