@@ -13,9 +13,12 @@ PYTEST_ARGS ?=
 # The suite runs on this many workers, each with its own lab (tests/conftest.py);
 # TEST_WORKERS=0 runs it in one process, with one lab.
 TEST_WORKERS ?= 4
+# The web view's tests drive Debian's Chromium in a container (images/browser): not part
+# of the lab, so `lab build` leaves it alone.
+BROWSER_IMAGE := docker build -q -t maillab.test/browser:latest images/browser >/dev/null
 
 .PHONY: help up down clean build config status shell relay-check fault restore bench test lint \
-	lab show check reset trace dial hangup install class
+	lab show check reset trace dial hangup install class web screenshot
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -51,11 +54,15 @@ fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down|b-
 restore: ## undo a fault (make restore FAULT=...), or all of them
 	@$(LAB) restore $(FAULT)
 
+web: $(VENV)/.installed ## the lab live in a browser: http://127.0.0.1:10080/ (LAB_ID shifts it), until Ctrl-C
+	@$(VENV)/bin/python -m lab web
+
 class: ## a class on this server: make class DO="up 20" (status, export, down, clean)
 	@$(LAB) class $(or $(DO),status)
 
-bench: ## measure start-up, idle cost, latency, throughput, memory, the suite, labs per machine
-	@$(LAB) bench
+bench: $(VENV)/.installed ## measure start-up, idle cost, latency, the web view, throughput, memory, the suite, classes
+	@$(BROWSER_IMAGE)
+	@$(VENV)/bin/python -m lab bench
 
 # --- the learner's side: exercises (lab/exercises/) and the `lab` command ---------------
 
@@ -91,7 +98,13 @@ $(VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed ## build, start isolated copies of the lab, prove every step, tear them down
 	@$(LAB) build
+	@$(BROWSER_IMAGE)
 	$(VENV)/bin/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+
+screenshot: $(VENV)/.installed ## the README's picture of the web view (docs/web-view.png), taken by the tests' browser
+	@$(LAB) build
+	@$(BROWSER_IMAGE)
+	MAILLAB_SCREENSHOT=$(CURDIR)/docs/web-view.png $(VENV)/bin/pytest -q tests/test_23_web.py -k b_down_shows
 
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check lab tests

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from lab import config, exercises, switches
+from lab import config, exercises, faults, switches
 from lab.compose import Lab, LabError, missing_images
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Journal
@@ -135,16 +135,6 @@ def _last_typed(lab: Lab, service: str) -> tuple[float, str]:
     return 0.0, ""
 
 
-def _faults_left(journal: Journal) -> list[str]:
-    active: list[str] = []
-    for entry in journal.entries():
-        if entry.event == "fault":
-            active.append(entry.get("name"))
-        elif entry.event == "restore":
-            active = [] if entry.get("name") == "all" else [f for f in active if f != entry.get("name")]
-    return [f"fault {name}" for name in active]
-
-
 def _switches_left(lab: Lab) -> list[str]:
     s = lab.settings
     words = []
@@ -172,9 +162,9 @@ def row(lab: Lab) -> Row:
     moments += [(p["time"], f"lab check {n}") for n, p in journal.progress().items()]
     if health == "healthy":
         moments += [_last_typed(lab, service) for service in CUSTOMERS]
-        found.left_on = _faults_left(journal) + _switches_left(lab)
+        found.left_on = [f"fault {name}" for name in faults.left_on(journal)] + _switches_left(lab)
     else:
-        found.left_on = _faults_left(journal)
+        found.left_on = [f"fault {name}" for name in faults.left_on(journal)]
     if moments:
         found.last_time, found.last_action = max(moments)
     return found

@@ -12,10 +12,10 @@ import re
 import sys
 
 from lab import config
-from lab.commands import REGISTRY, Exit, bench, classroom, learner, lifecycle, switches
+from lab.commands import REGISTRY, Exit, bench, classroom, learner, lifecycle, switches, web
 from lab.compose import Lab, LabError
 
-ORDER = (lifecycle, learner, switches, classroom, bench)  # the help lists the commands in this order
+ORDER = (lifecycle, learner, switches, web, classroom, bench)  # the help lists the commands in this order
 
 
 class Parser(argparse.ArgumentParser):

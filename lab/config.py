@@ -29,6 +29,10 @@ SHELL_HISTORY = "/root/.bash_history"  # in every container: written as typed (i
 PROJECT = "maillab"
 PORT_SPAN = 1995  # a lab's host ports run from HOST_PORT_BASE+25 to HOST_PORT_BASE+1000+995
 LAB_ID_PORT_STRIDE = 2000  # LAB_ID=N moves a lab's host ports by 2000*N
+WEB_PORT_OFFSET = 80  # `lab web` serves at 127.0.0.1:HOST_PORT_BASE+80 (10080 for LAB_ID 0)
+# ... and at +88 as well: Chrome (and Chromium) refuse port 10080 (ERR_UNSAFE_PORT, on
+# their list of ports once abused), so a browser is pointed at 10088.
+BROWSER_PORT_OFFSET = 88
 
 
 class SettingError(ValueError):
@@ -220,6 +224,16 @@ class Settings:
 
     def host_port(self, provider: Provider, port: int) -> int:
         return self.host_port_base + provider.host_port_offset + port
+
+    @property
+    def web_port(self) -> int:
+        """Where `lab web` listens on 127.0.0.1 (whether or not the mail ports are published)."""
+        return self.host_port_base + WEB_PORT_OFFSET
+
+    @property
+    def browser_port(self) -> int:
+        """The web view's second port, the one to open in a browser (see BROWSER_PORT_OFFSET)."""
+        return self.host_port_base + BROWSER_PORT_OFFSET
 
     def password(self, address: str) -> str:
         return self.passwords[ACCOUNTS[address].password_setting]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from lab import access, switches
 from lab.compose import Lab, docker
 from lab.config import INTERNET, PROVIDER_A, PROVIDER_B
+from lab.journal import Journal
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 REFUSAL = "450 4.3.2 Service temporarily unavailable, try again later"
@@ -116,6 +117,17 @@ FAULTS = {f.name: f for f in (
           "X's mail program gets a temporary refusal and keeps the message; nothing is half\n"
           "accepted. Look at A's log: `lab logs provider-a`."),
 )}
+
+
+def left_on(journal: Journal) -> list[str]:
+    """The faults caused and not restored since the last reset, by the journal."""
+    active: list[str] = []
+    for entry in journal.entries():
+        if entry.event == "fault":
+            active.append(entry.get("name"))
+        elif entry.event == "restore":
+            active = [] if entry.get("name") == "all" else [f for f in active if f != entry.get("name")]
+    return active
 
 
 def restore_all(lab: Lab) -> None:

@@ -293,3 +293,28 @@ def read_sessions(lines: list[LogLine], protocol: str | None = None) -> list[Rea
                     setattr(s, COUNTERS[kind][name], int(value.split("/")[0]))
             s.ended = line.time
     return list(sessions.values())
+
+
+@dataclass(frozen=True)
+class AuthFailure:
+    """A login refused: a wrong password or an unknown user, on submission (Postfix's
+    SASL) or on POP3/IMAP (Dovecot's login process)."""
+
+    time: float
+    program: str  # postfix/submission/smtpd, pop3-login, imap-login
+    address: str  # the client's address
+    user: str  # as the client gave it (Dovecot logs it; Postfix does not)
+
+
+SASL_FAILED = re.compile(r"warning: [^\[]*\[([0-9.]+)\](?::\d+)?: SASL \S+ authentication failed")
+
+
+def auth_failures(lines: list[LogLine]) -> list[AuthFailure]:
+    found = []
+    for line in lines:
+        if line.program.startswith("postfix/") and (m := SASL_FAILED.match(line.text)):
+            found.append(AuthFailure(line.time, line.program, m.group(1), ""))
+        elif line.program.endswith("-login") and "(auth failed" in line.text:
+            found.append(AuthFailure(line.time, line.program, line.fields.get("rip", ""),
+                                     line.fields.get("user", "")))
+    return found

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab import maillog
 from lab.checker import auth_results, header_block, read_mailbox
 from lab.compose import Lab, LabError
-from lab.config import PROVIDERS, STATE_DIR, Provider, provider_of
+from lab.config import PROVIDERS, STATE_DIR, Provider, Settings, provider_of
 
 DNS = "DNS"
 STORY = {1: "submission", 2: "queue", 3: "MX lookup", 4: "hand-over", 5: "delivery", 6: "retrieval"}
@@ -53,11 +54,15 @@ def _person(address: str) -> str:
     return address.split("@")[0].upper()
 
 
-def find(lab: Lab, message_id: str | None) -> tuple[str, dict[str, dict[str, maillog.Message]],
-                                                    dict[str, list[maillog.LogLine]]]:
-    """(message id, provider service -> queue id -> Message, service -> log) for the
-    message asked for, or the last one a customer submitted."""
-    logs = {p.service: maillog.read(lab.container(p.service)) for p in PROVIDERS}
+def read_logs(lab: Lab) -> dict[str, list[maillog.LogLine]]:
+    """provider service -> its mail log, read now."""
+    return {p.service: maillog.read(lab.container(p.service)) for p in PROVIDERS}
+
+
+def find(logs: dict[str, list[maillog.LogLine]], message_id: str | None
+         ) -> tuple[str, dict[str, dict[str, maillog.Message]]]:
+    """(message id, provider service -> queue id -> Message) for the message asked for,
+    or the last one a customer submitted."""
     queues = {svc: maillog.messages(lines) for svc, lines in logs.items()}
     if message_id is None:
         submitted = [m for q in queues.values() for m in q.values() if m.sasl_user and m.message_id]
@@ -69,50 +74,72 @@ def find(lab: Lab, message_id: str | None) -> tuple[str, dict[str, dict[str, mai
         raise LabError(f"no message with Message-ID {wanted} in the logs of "
                        + " or ".join(p.service for p in PROVIDERS)
                        + ": copy it from the message's header, or use `lab trace --last`")
-    return wanted, queues, logs
+    return wanted, queues
+
+
+def stored_copy(lab: Lab, provider: Provider, recipient: str, message_id: str) -> bytes | None:
+    """The copy of a message in a recipient's mailbox (None: not there, or gone)."""
+    try:
+        stored = read_mailbox(lab.container(provider.service), recipient)
+    except LabError:
+        return None
+    for message in stored:
+        if re.search(rf"^Message-ID:\s*{re.escape(message_id)}", header_block(message), re.M | re.I):
+            return message
+    return None
 
 
 def verdicts(lab: Lab, provider: Provider, recipient: str, message_id: str) -> str:
     """What the receiving provider concluded about who sent the message: its own
     Authentication-Results headers in the stored copy ("spf=pass dkim=pass dmarc=pass"),
     or "" when the copy is gone (fetched and deleted) or was never checked."""
-    try:
-        stored = read_mailbox(lab.container(provider.service), recipient)
-    except LabError:
+    message = stored_copy(lab, provider, recipient, message_id)
+    if message is None:
         return ""
-    for message in stored:
-        if re.search(rf"^Message-ID:\s*{re.escape(message_id)}", header_block(message), re.M | re.I):
-            found = auth_results(message, provider.mx)
-            return " ".join(f"{k}={found[k]}" for k in ("spf", "dkim", "dmarc") if k in found)
-    return ""
+    found = auth_results(message, provider.mx)
+    return " ".join(f"{k}={found[k]}" for k in ("spf", "dkim", "dmarc") if k in found)
 
 
-def _checked(lab: Lab, provider: Provider, message: maillog.Message, wanted: str,
+Verdicts = Callable[[Provider, str, str], str]  # (receiver, recipient, message id) -> verdicts
+
+
+def _checked(verdict: Verdicts | None, provider: Provider, message: maillog.Message, wanted: str,
              after: float = 0.0) -> list[Event]:
     """The receiver's sender-authentication step, for mail it took on port 25, drawn
     after the hand-over (`after`: when the sender logged it) and before the delivery."""
     stored = [a for a in message.attempts if a.status == "sent"]
-    if message.sasl_user or not stored:
+    if verdict is None or message.sasl_user or not stored:
         return []
-    found = verdicts(lab, provider, stored[0].recipient, wanted)
+    found = verdict(provider, stored[0].recipient, wanted)
     # the same time as the hand-over (logs count whole seconds): sorting keeps the order
     return [Event(max(message.received, after), 5, _letter(provider), _letter(provider),
                   f"who really sent it? {found} (its Authentication-Results)")] if found else []
 
 
 def build(lab: Lab, message_id: str | None = None) -> Trace:
-    wanted, queues, logs = find(lab, message_id)
+    """The trace of a message (the last one a customer submitted, without an id), with the
+    receiver's sender-authentication verdicts read from the stored copy."""
+    logs = read_logs(lab)
+    wanted, queues = find(logs, message_id)
+    return assemble(lab.settings, wanted, queues, logs,
+                    lambda provider, recipient, mid: verdicts(lab, provider, recipient, mid))
+
+
+def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillog.Message]],
+             logs: dict[str, list[maillog.LogLine]], verdict: Verdicts | None = None) -> Trace:
+    """The trace of message `wanted` from logs already read (the web view keeps them
+    as they come); `verdict` reads the receiver's verdicts, if given."""
     origins = [(svc, m) for svc, q in queues.items() for m in q.values()
                if m.message_id == wanted and m.via]
     origin_svc, first = min(origins, key=lambda pair: pair[1].received)
     origin = next(p for p in PROVIDERS if p.service == origin_svc)
     other = next(p for p in PROVIDERS if p is not origin)
     sender_lane = (_person(first.sasl_user) if first.sasl_user
-                   else lab.settings.service_at(first.client_address) or first.client)
+                   else settings.service_at(first.client_address) or first.client)
     recipients = [a.recipient for a in first.attempts] or ["?"]
     target = provider_of(recipients[0]) or other
     receiver_lane = _person(recipients[0]) if target is other or target is origin else "?"
-    sender_host = lab.settings.service_at(first.client_address) or first.client
+    sender_host = settings.service_at(first.client_address) or first.client
     lanes = [(sender_lane, f"{sender_host} {first.client_address}"), (_letter(origin), origin.service),
              (DNS, "ns.test"), (_letter(other), other.service), (receiver_lane, recipients[0])]
     events: list[Event] = []
@@ -125,7 +152,7 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
                         f"queued {first.queue_id}: from=<{first.sender}>, {first.size} bytes"))
     outcome = f"in {origin.service}'s queue ({first.queue_id}), not tried yet"
     handed: maillog.Attempt | None = None
-    events += _checked(lab, origin, first, wanted)
+    events += _checked(verdict, origin, first, wanted)
     for attempt in first.attempts:
         if attempt.program.endswith("/lmtp"):  # a recipient at the same provider
             events.append(Event(attempt.time, 5, a, a, f"LMTP into {attempt.recipient}'s mailbox: "
@@ -133,7 +160,9 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             outcome = f"{attempt.status}: in {attempt.recipient}'s mailbox at {origin.service}"
             continue
         domain = attempt.recipient.split("@")[-1]
-        mx = re.match(r"([^\[]+)\[([^\]]+)\]", attempt.relay)
+        # relay=none when no connection was made: the address tried is in the reason then
+        mx = (re.match(r"([^\[]+)\[([^\]]+)\]", attempt.relay)
+              or re.search(r"connect to ([^\[\s]+)\[([^\]]+)\]", attempt.reason))
         if mx:
             # Postfix does not log the lookup itself: its answer is the relay= it used
             answer = f"{mx.group(1)} [{mx.group(2)}]"
@@ -176,7 +205,7 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
             events.append(Event(when, 5, b, b, "discarded at B: mailbox full — nobody is told "
                                 f"(B's log: {discards[-1].reply})", ok=False))
             outcome = f"discarded at {other.service}: mailbox full — nobody is told"
-        events += _checked(lab, other, second, wanted, after=handed.time)
+        events += _checked(verdict, other, second, wanted, after=handed.time)
         for attempt in second.attempts:
             ok = attempt.status == "sent"
             label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok

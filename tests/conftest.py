@@ -133,6 +133,15 @@ def infra(lab: Lab):
     return lambda service: testinfra.get_host(f"docker://{lab.container(service)}")
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Keep each phase's report on the test (item.report_call): a fixture can then tell
+    whether its test failed (the web view's screenshots)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Disruptive tests last: if one fails to restore its lab, the rest have run."""
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)

@@ -389,6 +389,19 @@ def fill_mailbox(provider, address: str, size: int) -> None:
     provider.run("sh", "-c", script, "sh", str(size), address)
 
 
+def too_big_for_the_rest(settings: config.Settings) -> int:
+    """The size of the test message that cannot fit once the mailbox is nearly full:
+    a tenth of the quota (1 MB of 10 MB), and under the message size limit."""
+    return min(config.size_in_bytes(settings.mailbox_quota) // 10, settings.max_message_bytes // 2)
+
+
+def nearly_fill(provider, settings: config.Settings, address: str) -> None:
+    """Leave in the mailbox half the room `too_big_for_the_rest` needs."""
+    provider.empty_mailbox(address)
+    quota = config.size_in_bytes(settings.mailbox_quota)
+    fill_mailbox(provider, address, quota - too_big_for_the_rest(settings) // 2)
+
+
 def delivery_reports(message: bytes) -> list[dict[str, str]]:
     """The per-recipient fields of a DSN (RFC 3464): Final-Recipient, Action, Status..."""
     from email import message_from_bytes

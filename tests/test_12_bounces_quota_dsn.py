@@ -8,18 +8,19 @@ import re
 
 import pytest
 
-from lab import config, faults, maillog, switches
+from lab import faults, maillog, switches
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import (
     deferred_entry,
     delivery_bound,
     delivery_reports,
-    fill_mailbox,
+    nearly_fill,
     pop3,
     pop3_login,
     pop3_retrieve_all,
     settle,
     submit_many,
+    too_big_for_the_rest,
     wait_until,
 )
 from tests.solutions import postfix_message
@@ -67,20 +68,12 @@ def test_a_warns_then_gives_up_and_returns_the_message(lab, settings, client_x, 
     assert "will-retry-until" in delayed
 
 
-def too_big_for_the_rest(settings) -> int:
-    """The size of the test message that cannot fit once the mailbox is nearly full:
-    a tenth of the quota (1 MB of 10 MB), and under the message size limit."""
-    return min(config.size_in_bytes(settings.mailbox_quota) // 10, settings.max_message_bytes // 2)
-
-
 @pytest.fixture
 def y_mailbox_nearly_full(container, settings):
     """Y's mailbox holds one message that leaves half the test message's size free."""
     a, b = container("provider-a"), container("provider-b")
     settle([a, b], Y)
-    b.empty_mailbox(Y)
-    quota = config.size_in_bytes(settings.mailbox_quota)
-    fill_mailbox(b, Y, quota - too_big_for_the_rest(settings) // 2)
+    nearly_fill(b, settings, Y)
     yield b
     b.empty_mailbox(Y)
 

@@ -14,8 +14,10 @@ load test would hit on purpose: MAX_RECIPIENTS_PER_MINUTE (0: none) and MAILBOX_
     BENCH_MAKE_TEST=1   also time a warm `make test`
     BENCH_CLASS=20      labs in the class (lab class up), 0: no class measured
     BENCH_FAULT_MESSAGES=300  messages in flight across each fault
+    BENCH_WEB_MESSAGES=50     messages watched in the web view, in a real browser
 
     measure.py   the measurements      faults.py   mail across each fault
+    web.py       the web view in a browser
     report.py    the table, against the goals
 """
 
@@ -26,7 +28,7 @@ import os
 import time
 
 from lab import config
-from lab.bench import faults, measure
+from lab.bench import faults, measure, web
 from lab.bench.report import table
 
 __all__ = ["run", "table"]
@@ -48,6 +50,8 @@ def run() -> dict:
     results["memory_at_rest_mib"] = measure.memory(lab)
     results["idle_cpu"] = measure.idle_cpu(lab, _setting("BENCH_IDLE", 30))
     results["latency_ms"] = measure.latency(lab, _setting("BENCH_MESSAGES", 100))
+    if _setting("BENCH_WEB_MESSAGES", 50):
+        results["web"] = web.measure(lab, _setting("BENCH_WEB_MESSAGES", 50))
     results["throughput_1k"] = measure.throughput(lab, 1024, 1000)
     results["throughput_1k_greylisting"] = measure.throughput_greylisted(lab)
     results["throughput_100k"] = measure.throughput(lab, 100 * 1024, 200)

@@ -17,6 +17,8 @@ GOALS = {
     "make_test_s": 150,
     "class_idle_pct": 10.0,  # of one core: a class of 20 at rest (issue: a class on one server)
     "image_mb": {"provider": 150, "client": 150, "dns": 100},
+    "web_latency_p95_ms": 1000,  # a log line to the browser (issue: see the mail move)
+    "web_rss_mib": 60,
 }
 RESULTS_FILE = config.STATE_DIR / "bench.json"
 
@@ -53,6 +55,21 @@ def table(r: dict) -> str:
     row(f"end-to-end latency X -> Y, {lat['runs']} messages",
         f"p50 {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms",
         f"p50 <= {GOALS['latency_p50_ms']} ms", lat["median"] <= GOALS["latency_p50_ms"])
+    if w := r.get("web"):
+        if "error" in w:
+            row("web view", f"not measured: {w['error']}")
+        else:
+            lat = w["latency_ms"]
+            row(f"web view: log line -> drawn in the browser, {lat['runs']} messages",
+                f"p50 {lat['median']:.0f} ms, p95 {lat['p95']:.0f} ms",
+                f"p95 <= {GOALS['web_latency_p95_ms']} ms", lat["p95"] <= GOALS["web_latency_p95_ms"])
+            row("web view: first page load / page live",
+                f"{w['first_load_ms']:.0f} ms / {w['first_live_s']:.1f} s")
+            row("web view: memory of `lab web` at rest / after the messages",
+                f"{w['rss_mib_at_rest']:.0f} / {w['rss_mib_after']:.0f} MiB",
+                f"<= {GOALS['web_rss_mib']} MiB", w["rss_mib_after"] <= GOALS["web_rss_mib"])
+            row(f"web view: CPU of `lab web` at rest, a page open ({w['idle_seconds']} s)",
+                f"{w['idle_cpu_pct']:.2f} % of a core")
     for key in ("throughput_1k", "throughput_100k"):
         t = r[key]
         goal = GOALS["throughput_1k_msg_s"] if key == "throughput_1k" else None

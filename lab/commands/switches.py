@@ -62,6 +62,7 @@ def _retry_profile_arguments(parser: argparse.ArgumentParser) -> None:
 def retry_profile(lab: Lab, args: argparse.Namespace) -> Exit:
     """switch a running provider's retry schedule"""
     switches.set_retry_profile(lab, args.provider, args.profile)
+    Journal(lab.settings).record("retry-profile", provider=args.provider, profile=args.profile)
     print(f"{args.provider} now retries with the {args.profile!r} schedule: "
           + ", ".join(f"{k}={v}" for k, v in config.RETRY_PROFILES[args.profile].items()))
     return Exit.OK

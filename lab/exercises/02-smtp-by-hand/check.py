@@ -2,6 +2,7 @@
 
 import re
 
+from lab import maillog
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_A, X, Y
 
@@ -21,12 +22,12 @@ def tls_session_from_x(ev: Evidence) -> Result:
 
 def failed_login(ev: Evidence) -> Result:
     x_ip = ev.settings.address("client-x", PROVIDER_A.access_network)
-    lines = [line for line in ev.log(PROVIDER_A.service) if "authentication failed" in line.text]
-    from_x = [line for line in lines if f"[{x_ip}]" in line.text]
-    if from_x:
-        return passed(from_x[-1].text[:100])
+    refused = [f for f in maillog.auth_failures(list(ev.log(PROVIDER_A.service)))
+               if f.program == "postfix/submission/smtpd"]
+    if any(f.address == x_ip for f in refused):
+        return passed(f"A refused a login from X's machine ({x_ip}) on port 587")
     return failed("A's log shows no failed login from X's machine"
-                  + (f" (only from others: {lines[-1].text[:80]})" if lines else ""))
+                  + (f" (only from others: {refused[-1].address})" if refused else ""))
 
 
 def in_y_mailbox(predicate, what: str):

@@ -1,0 +1,202 @@
+"""The running lab, followed as it changes, for the web view.
+
+Nothing here polls the mail servers. Three sources wake it:
+- the providers' logs, followed (`docker logs --follow`): every line is parsed by
+  lab/maillog.py and kept, and the mail and spool parts are built again;
+- Docker's events for this project (a container started, stopped, killed; a network
+  cable connected or cut): the machines part;
+- the journal of `lab` commands (.lab/<project>/journal.jsonl: faults, switches,
+  resets, checks), looked at once a second with one stat(): the machines part, and
+  the mail part after a reset (the page, like `lab check`, shows what came after it).
+Each part is rebuilt in a thread (the lab's modules call Docker), at most once per
+burst of changes, and sent to every open page only if it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from lab import maillog
+from lab.compose import Lab, LabError
+from lab.config import PROVIDERS
+from lab.journal import Journal
+from lab.web import views
+
+BURST = 0.05  # seconds: lines that come together are shown together
+JOURNAL_LOOK = 1.0  # seconds between two stat() of the journal
+PARTS = ("mail", "machines", "spool")
+
+
+class LiveLab:
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.journal = Journal(lab.settings)
+        self.logs: dict[str, list[maillog.LogLine]] = {p.service: [] for p in PROVIDERS}
+        self.parts: dict[str, Any] = {}
+        self._subscribers: set[asyncio.Queue[tuple[str, str]]] = set()
+        self._wake = {part: asyncio.Event() for part in PARTS}
+        self._started = {p.service: asyncio.Event() for p in PROVIDERS}
+        self.since = self.journal.since
+        self._ready_later: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+        self.builds = dict.fromkeys(PARTS, 0)  # how often each part was rebuilt (tests, bench)
+
+    # --- the page's side ---------------------------------------------------------------
+
+    def subscribe(self) -> asyncio.Queue[tuple[str, str]]:
+        """A queue of (part, JSON) for one page: every part now, then each change."""
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        for part, value in self.parts.items():
+            queue.put_nowait((part, json.dumps(value)))
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
+        self._subscribers.discard(queue)
+
+    def mark(self, *parts: str) -> None:
+        """These parts may have changed: build them again soon."""
+        for part in parts:
+            self._wake[part].set()
+
+    # --- following the lab ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.mark(*PARTS)
+        await asyncio.gather(
+            *(self._rebuild(part) for part in PARTS), self._docker_events(), self._journal(),
+            *(self._follow(p.service) for p in PROVIDERS))
+
+    async def _rebuild(self, part: str) -> None:
+        while True:
+            await self._wake[part].wait()
+            await asyncio.sleep(BURST)
+            self._wake[part].clear()
+            build = self._builder(part)
+            try:
+                value = await asyncio.to_thread(build)
+            except (LabError, OSError) as err:  # e.g. the lab went down under the page
+                value = {"error": str(err)}
+            self.builds[part] += 1
+            if value != self.parts.get(part):
+                self.parts[part] = value
+                message = (part, json.dumps(value))
+                for queue in self._subscribers:
+                    queue.put_nowait(message)
+
+    def _builder(self, part: str) -> Callable[[], Any]:
+        if part == "machines":
+            return lambda: views.machines(self.lab)
+        if part == "spool":
+            return lambda: views.spools(self.lab)
+        # the lines as they are now, copied here in the loop's thread, where they grow
+        logs = {service: sorted(lines, key=lambda line: line.time) for service, lines in self.logs.items()}
+        return lambda: views.mail(self.lab.settings, logs, self.since)
+
+    async def _follow(self, service: str) -> None:
+        """Keep a provider's log lines as they are written, across restarts and recreations."""
+        last = 0.0
+        recent: deque[str] = deque(maxlen=500)  # lines already kept, met again after a restart
+        while True:
+            try:
+                container = await asyncio.to_thread(lambda: self.lab.containers().get(service, ""))
+            except LabError:
+                container = ""
+            if container:
+                since = ["--since", f"{last:.6f}"] if last else []
+                follower = await asyncio.create_subprocess_exec(
+                    "docker", "logs", "--follow", "--timestamps", *since, container,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                try:
+                    streams = (follower.stdout, follower.stderr)
+                    ends = await asyncio.gather(*(self._read(service, s, recent) for s in streams if s))
+                    last = max([last, *ends])
+                finally:
+                    with contextlib.suppress(ProcessLookupError):
+                        follower.kill()
+                    await follower.wait()
+            # the container stopped (or is not there): wait until Docker says it started
+            self._started[service].clear()
+            await self._started[service].wait()
+
+    async def _read(self, service: str, stream: asyncio.StreamReader, recent: deque[str]) -> float:
+        last = 0.0
+        while raw := await stream.readline():
+            text = raw.decode(errors="replace").rstrip("\n")
+            if text in recent:
+                continue
+            recent.append(text)
+            for line in maillog.parse(text):
+                self.logs[service].append(line)
+                last = max(last, line.time)
+                self.mark("mail", "spool")
+        return last
+
+    async def _docker_events(self) -> None:
+        """Containers and networks of this project changing state."""
+        events = await asyncio.create_subprocess_exec(
+            "docker", "events", "--format", "{{json .}}", "--filter", "type=container",
+            "--filter", "type=network", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        assert events.stdout
+        try:
+            await self._on_events(events.stdout)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                events.kill()
+            await events.wait()
+
+    async def _on_events(self, stream: asyncio.StreamReader) -> None:
+        project = self.lab.project
+        while raw := await stream.readline():
+            event = json.loads(raw)
+            attributes = event.get("Actor", {}).get("Attributes", {})
+            action = event.get("Action", "")
+            if event.get("Type") == "network":
+                if attributes.get("name", "").startswith(f"{project}_"):
+                    self.mark("machines")
+            elif attributes.get("com.docker.compose.project") == project and not action.startswith("exec_"):
+                self.mark("machines", "spool")
+                service = attributes.get("com.docker.compose.service", "")
+                if action == "start":
+                    task = asyncio.create_task(self._when_ready(service))
+                    self._ready_later.add(task)
+                    task.add_done_callback(self._ready_later.discard)
+                    if service in self._started:
+                        self._started[service].set()
+
+    async def _when_ready(self, service: str) -> None:
+        """A started container is "starting" until it says it serves: follow its log (as
+        `make up` does) and draw it again then."""
+        with contextlib.suppress(LabError):
+            await asyncio.to_thread(self.lab.wait_healthy, 60.0, (service,))
+        self.mark("machines")
+
+    async def _journal(self) -> None:
+        """Faults, switches, resets and checks, as `lab` records them."""
+        paths = (self.journal.path, self.journal.progress_path)
+        seen = [_stamp(p) for p in paths]
+        while True:
+            await asyncio.sleep(JOURNAL_LOOK)
+            now = [_stamp(p) for p in paths]
+            if now == seen:
+                continue
+            seen = now
+            since = self.journal.since
+            if since != self.since:  # a reset: the page starts over, as `lab check` does
+                self.since = since
+                for service, lines in self.logs.items():
+                    self.logs[service] = [line for line in lines if since is None or line.time >= since]
+                self.mark("mail", "spool")
+            self.mark("machines")
+
+
+def _stamp(path) -> tuple[float, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (0.0, 0)
+    return (info.st_mtime, info.st_size)

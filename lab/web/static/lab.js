@@ -1,0 +1,210 @@
+// maillab's web view: draws what the server sends (lab/web/live.py) as it changes.
+// No framework and nothing from the internet: the lab must run in a closed classroom.
+"use strict";
+const W = JSON.parse(document.getElementById("words").textContent);
+// Where a message is drawn on the picture (picture.svg's coordinates).
+const PLACES = {
+  "client-x": [90, 345], "client-y": [870, 345], "outsider": [560, 85], "dns": [400, 85],
+  "provider-a": [330, 150], "provider-b": [630, 150],
+  "mailbox:provider-a": [415, 205], "mailbox:provider-b": [545, 205],
+};
+const seenAt = {};  // message id -> {place: when the page first drew it there (s since the epoch)}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else if (k.startsWith("data-")) node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function svg(tag, attrs = {}) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function clock(seconds) {
+  return new Date(seconds * 1000).toLocaleTimeString();
+}
+
+function drawMachines(data) {
+  if (data.error) return;
+  for (const [service, m] of Object.entries(data.machines)) {
+    const g = document.getElementById("m-" + service);
+    if (!g) continue;
+    g.dataset.state = m.state;
+    g.querySelector(".state").textContent = W["state." + m.state] || m.state;
+    for (const link of document.querySelectorAll(`[id^="l-${service}-"]`)) {
+      const net = link.id.slice(("l-" + service + "-").length);
+      link.classList.toggle("off", m.off.includes(net) || m.state === "stopped");
+    }
+  }
+  for (const [service, words] of Object.entries(data.switches || {})) {
+    const text = document.getElementById("sw-" + service);
+    if (!text) continue;
+    const x = text.getAttribute("x");
+    text.replaceChildren(...words.map((word, i) => {  // one switch a line, under the provider
+      const line = svg("tspan", {x: x, dy: i ? "1.2em" : "0"});
+      line.textContent = word;
+      if (word === "OPEN RELAY") line.classList.add("danger");
+      return line;
+    }));
+  }
+  const faults = document.getElementById("faults");
+  if (faults) faults.textContent = data.faults.length ? data.faults.join(", ") : W["faults.none"];
+}
+
+function where(j) {
+  if (j.place === "mailbox") return "mailbox:" + j.mailbox_at;
+  if (j.place === "retrieved") return j.reader;
+  return j.place;
+}
+
+function placeWords(j) {
+  if (j.place === "mailbox") return W["place.mailbox"];
+  if (j.place === "retrieved") return W["place.retrieved"];
+  return j.place;
+}
+
+function drawMail(data) {
+  if (data.error) return;
+  const now = Date.now() / 1000;
+  const list = document.getElementById("journeys");
+  if (list) {
+    list.replaceChildren(...(data.journeys.length ? [] : [el("li", {class: "none"}, W["mail.none"])]));
+    for (const j of data.journeys) {
+      const stamps = seenAt[j.id] = seenAt[j.id] || {};
+      stamps[j.place] = stamps[j.place] || now;
+      const steps = el("ol", {class: "steps"});
+      for (let n = 1; n <= 6; n++) {
+        const state = j.failed.includes(n) ? "failed" : j.done.includes(n) ? "done" : "todo";
+        steps.append(el("li", {class: state + (n === j.step ? " current" : ""), title: W["step." + n]},
+          `${n} ${W["step." + n]}`));
+      }
+      const item = el("li", {class: "journey", "data-id": j.id, "data-place": j.place,
+                             "data-step": j.step, "data-seen-at": JSON.stringify(stamps)},
+        el("a", {href: "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
+        el("span", {class: "who"}, ` ${j.sender} → ${j.recipient}`), steps,
+        el("div", {class: "outcome"}, `${placeWords(j)} — ${j.outcome}`));
+      list.append(item);
+    }
+  }
+  const refused = document.getElementById("refused");
+  if (refused) {
+    refused.replaceChildren(...(data.refused.length ? [] : [el("li", {class: "none"}, W["refused.none"])]));
+    for (const r of data.refused) {
+      refused.append(el("li", {class: "refusal", "data-at": r.at, "data-what": r.what},
+        `${clock(r.time)} ${r.who} → ${r.at}: ${r.reply}` + (r.recipient ? ` (to ${r.recipient})` : "")));
+    }
+  }
+  const now_ = document.getElementById("now");
+  if (now_) {
+    const j = data.journeys.find((x) => x.id === now_.dataset.id);
+    if (j) now_.textContent = j.outcome;
+  }
+  drawEnvelopes(data.journeys);
+}
+
+function drawEnvelopes(journeys) {
+  const layer = document.getElementById("envelopes");
+  if (!layer) return;
+  const kept = new Set();
+  const count = {};
+  for (const j of journeys.slice(0, 8)) {
+    const spot = PLACES[where(j)];
+    if (!spot) continue;
+    const n = count[where(j)] = (count[where(j)] || 0) + 1;
+    let g = layer.querySelector(`[data-id="${CSS.escape(j.id)}"]`);
+    if (!g) {  // a new message starts at its sender
+      g = svg("g", {class: "envelope", "data-id": j.id});
+      g.append(svg("rect", {x: -11, y: -8, width: 22, height: 16, rx: 2}), svg("path", {d: "M-11,-8 L0,2 L11,-8"}));
+      const start = PLACES[j.sender] || spot;
+      g.style.transform = `translate(${start[0]}px, ${start[1]}px)`;
+      layer.append(g);
+      g.getBoundingClientRect();  // let the browser draw the start before it moves
+    }
+    g.classList.toggle("failed", j.failed.length > 0 && j.place !== "mailbox");
+    g.style.transform = `translate(${spot[0] + (n - 1) * 8}px, ${spot[1] - (n - 1) * 6}px)`;
+    kept.add(j.id);
+  }
+  for (const g of [...layer.children]) if (!kept.has(g.dataset.id)) g.remove();
+}
+
+function kib(n) {
+  return n >= 1024 ? (n / 1024).toFixed(1) + " MiB" : n + " KiB";
+}
+
+function drawSpool(data) {
+  for (const [service, held] of Object.entries(data)) {
+    const table = document.getElementById("queue-" + service);
+    if (!table || !held) continue;
+    const body = table.tBodies[0];
+    body.replaceChildren();
+    if (!held.queue.length) body.append(el("tr", {}, el("td", {class: "none"}, W["queue.empty"])));
+    for (const q of held.queue) {
+      const next = q.next_try ? `${W["queue.next"]} ${clock(q.next_try)}` : "";
+      body.append(el("tr", {class: "queued", "data-queue": q.queue},
+        el("td", {}, el("code", {}, q.queue_id)), el("td", {}, q.queue),
+        el("td", {}, `${q.sender || "<>"} → ${q.recipients.join(", ")}`),
+        el("td", {class: "reason"}, q.reason), el("td", {}, next)));
+    }
+    let total = 0;
+    for (const m of held.mailboxes) if (m.address.split("@")[0].length === 1) total += m.messages;
+    const icon = document.querySelector(`#mailbox-${service} text`);
+    if (icon) icon.textContent = `✉ ${total}`;
+  }
+  const boxes = document.getElementById("mailboxes");
+  if (!boxes) return;
+  const body = boxes.tBodies[0];
+  body.replaceChildren();
+  for (const held of Object.values(data)) {
+    for (const m of (held ? held.mailboxes : [])) {
+      const share = m.quota_kib ? Math.min(100, (100 * m.kib) / m.quota_kib) : 0;
+      body.append(el("tr", {class: "mailbox-row", "data-address": m.address, "data-messages": m.messages},
+        el("td", {}, m.address), el("td", {}, `${m.messages} ${W.messages}`),
+        el("td", {}, `${kib(m.kib)} ${W["mailbox.of"]} ${m.quota_kib ? kib(m.quota_kib) : "∞"}`),
+        el("td", {}, el("meter", {min: 0, max: 100, value: share, high: 90}))));
+    }
+  }
+}
+
+function follow() {
+  const banner = document.getElementById("live");
+  const source = new EventSource("/events");
+  source.addEventListener("machines", (e) => drawMachines(JSON.parse(e.data)));
+  source.addEventListener("mail", (e) => drawMail(JSON.parse(e.data)));
+  source.addEventListener("spool", (e) => drawSpool(JSON.parse(e.data)));
+  source.onopen = () => { banner.hidden = true; document.body.dataset.live = "yes"; };
+  source.onerror = () => { banner.hidden = false; document.body.dataset.live = "no"; };
+}
+
+async function check(button) {
+  const steps = document.getElementById("check-steps");
+  const summary = document.getElementById("check-summary");
+  button.disabled = true;
+  summary.textContent = W["exercise.checking"];
+  steps.replaceChildren();
+  try {
+    const response = await fetch(`/exercises/${button.dataset.number}/check`,
+                                 {method: "POST", headers: {"X-Maillab-Check": "1"}});
+    const result = await response.json();
+    result.steps.forEach((s, i) => {
+      const item = el("li", {class: "step " + (s.ok ? "pass" : "fail"), "data-ok": s.ok},
+        el("span", {class: "mark"}, s.ok ? "PASS" : "FAIL"), ` ${i + 1}. ${s.title}`);
+      if (s.detail) item.append(el("pre", {class: "detail"}, s.detail));
+      if (s.hint) item.append(el("div", {class: "hint"}, `${W.hint}: ${s.hint}`));
+      steps.append(item);
+    });
+    summary.textContent = `${result.passed}/${result.total} ${W["exercise.steps"]}`;
+    summary.dataset.passed = result.passed;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const button = document.getElementById("check");
+if (button) button.addEventListener("click", () => check(button));
+if (document.getElementById("lab-picture") || document.getElementById("now")) follow();
