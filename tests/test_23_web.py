@@ -179,6 +179,9 @@ def test_a_message_sent_after_the_page_opened_reaches_y_without_a_reload(page: W
     shown = wait_place(page, message_id, "mailbox")
     assert shown["step"] == 5 and "in y@provider-b.test's mailbox" in shown["text"]
     assert page.execute_script("return window.notReloaded") is True
+    y_row = f"tr.mailbox-row[data-address='{Y}']"
+    wait_until(lambda: int(page.find_element(By.CSS_SELECTOR, y_row).get_attribute("data-messages")) >= 1,
+               "Y's mailbox counted on the page", timeout=5)
     # the log line that proves step 5, against the moment the page drew it there
     saved = [e.time for e in maillog.mailbox_events(maillog.read(ports_lab.container(PROVIDER_B.service)))
              if e.event == "saved" and e.message_id == message_id]
@@ -223,6 +226,42 @@ def test_refused_attempts_show_where_they_were_stopped(page: WebDriver, ports_la
         return texts if relay and login else None
 
     wait_until(shown, "the relay attempt and the wrong password on the page", timeout=10)
+
+
+@pytest.mark.disruptive
+def test_a_customer_hung_up_and_b_cut_off_are_drawn(page: WebDriver, ports_lab: Lab):
+    def drawn(service: str, state: str, link: str) -> bool:
+        off = "off" in (page.find_element(By.ID, link).get_attribute("class") or "")
+        return machine_state(page, service) == state and off == (state != "healthy")
+
+    assert cli.main(["hangup", "x"], lab=ports_lab) == 0
+    try:
+        wait_until(lambda: drawn("client-x", "hung up", "l-client-x-access-a"), "X hung up", timeout=10)
+    finally:
+        assert cli.main(["dial", "x"], lab=ports_lab) == 0
+    wait_until(lambda: drawn("client-x", "healthy", "l-client-x-access-a"), "X dialled in", timeout=10)
+    assert cli.main(["fault", "partition"], lab=ports_lab) == 0
+    try:
+        wait_until(lambda: drawn("provider-b", "cut off", "l-provider-b-internet"), "B cut off", timeout=10)
+        assert page.find_element(By.ID, "faults").text == "partition"
+    finally:
+        assert cli.main(["restore", "partition"], lab=ports_lab) == 0
+    wait_until(lambda: drawn("provider-b", "healthy", "l-provider-b-internet"), "B back", timeout=10)
+
+
+@pytest.mark.disruptive
+def test_the_open_relay_switch_is_shown_at_a(page: WebDriver, ports_lab: Lab):
+    def flagged() -> bool:
+        return bool(page.find_elements(By.CSS_SELECTOR, "#sw-provider-a .danger"))
+
+    assert cli.main(["open-relay", "on"], lab=ports_lab) == 0
+    try:
+        wait_until(flagged, "OPEN RELAY under A", timeout=10)
+        assert page.find_element(By.CSS_SELECTOR, "#sw-provider-a .danger").text == "OPEN RELAY"
+        assert not page.find_elements(By.CSS_SELECTOR, "#sw-provider-b .danger")
+    finally:
+        assert cli.main(["open-relay", "off"], lab=ports_lab) == 0
+    wait_until(lambda: not flagged(), "OPEN RELAY gone", timeout=10)
 
 
 @pytest.mark.disruptive
@@ -287,6 +326,10 @@ def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: WebV
     assert any(not ok for ok, _ in on_page)  # a lab nobody has typed in: some steps fail
     hints = page.find_elements(By.CSS_SELECTOR, "#check-steps li.fail .hint")
     assert len(hints) == sum(not ok for ok, _ in on_page)
+    page.get(f"{web.url}/exercises")  # the list shows the progress the check recorded
+    passed = sum(ok for ok, _ in on_page)
+    assert page.find_element(By.CSS_SELECTOR, "li[data-number='2'] .progress").text == \
+        f"{passed}/{len(on_page)} steps done"
 
 
 def test_the_japanese_page_under_a_japanese_browser(driver_url: str, web: WebView):
