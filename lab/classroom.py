@@ -179,7 +179,8 @@ def status(parallel: int = 8) -> list[Row]:
         return list(pool.map(row, found))
 
 
-def _progress_cell(row: Row, number: int) -> str:
+def progress_cell(row: Row, number: int) -> str:
+    """One exercise of one lab, as the table and the class page show it: done, 2/5, -."""
     passed, total, done = row.progress.get(number, (0, 0, False))
     return "done" if done else (f"{passed}/{total}" if total else "-")
 
@@ -191,7 +192,7 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         when = time.strftime("%H:%M", time.localtime(r.last_time)) if r.last_time else "--:--"
         health = r.health if len(r.health) <= 10 else "DEGRADED"
-        cells = " ".join(f"{_progress_cell(r, n):>4}" for n in numbers)
+        cells = " ".join(f"{progress_cell(r, n):>4}" for n in numbers)
         lines.append(f"{r.lab_id:>4}  {health:<10} {r.done:>4}  {cells}  {when} {r.last_action[:40]}")
         if r.health != health:
             lines.append(f"{'':>6}not healthy: {r.health}")
@@ -208,6 +209,6 @@ def export(rows: list[Row]) -> str:
                      *(f"ex{n:02d}" for n in numbers), "last_action", "last_time", "left_on"])
     for r in rows:
         when = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.last_time)) if r.last_time else ""
-        writer.writerow([r.lab_id, r.project, r.health, r.done, *(_progress_cell(r, n) for n in numbers),
+        writer.writerow([r.lab_id, r.project, r.health, r.done, *(progress_cell(r, n) for n in numbers),
                          r.last_action, when, "; ".join(r.left_on)])
     return out.getvalue()

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import socket
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from lab import cli, config, exercises
 from lab.compose import Lab, LabError, docker
+from lab.web import classpage
+from lab.web.browser import chromedriver, free_port, open_browser
+from tests.harness import wait_until
 from tests.solutions import lab_command
+from tests.webpage import Served
 
 FIRST, COUNT = 21, 3
 IDS = range(FIRST, FIRST + COUNT)
@@ -56,10 +62,31 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
     code, again = lab_command(teacher, "class", "up", str(COUNT), "--first", str(FIRST))
     assert code == 0 and again.count("already running, healthy") == COUNT, again
 
-    # Progress appears once a learner checks; a switch left on is named.
-    learner = labs[FIRST + 1]
-    assert lab_command(learner, "check", "1")[0] == 1
-    assert lab_command(labs[FIRST + 2], "op25b", "off")[0] == 0
+    # The class page, open before anything happens: it must change without a reload.
+    page = Served(lambda ports, ready, stop: classpage.serve(ports, ready, stop), (free_port(),))
+    page.start_serving()
+    with chromedriver(f"maillab-test-class-browser-{os.getpid()}") as driver_url:
+        browser = open_browser(driver_url)
+        try:
+            browser.get(page.url + "/?lang=en")
+            wait_until(lambda: [r.get_attribute("data-health") for r in browser.find_elements(
+                By.CSS_SELECTOR, "#class-table tbody tr")] == ["healthy"] * COUNT, "three healthy rows")
+
+            # Progress appears once a learner checks; a switch left on is named.
+            learner = labs[FIRST + 1]
+            assert lab_command(learner, "check", "1")[0] == 1
+            assert lab_command(labs[FIRST + 2], "op25b", "off")[0] == 0
+
+            def cell(n: int, selector: str) -> str:
+                return browser.find_element(By.CSS_SELECTOR, f"tr[data-lab='{n}'] {selector}").text
+
+            steps = len(exercises.get(1).steps)
+            wait_until(lambda: cell(FIRST + 1, "td[data-exercise='1']").endswith(f"/{steps}")
+                       and "op25b off" in cell(FIRST + 2, "td:last-child"), "the check and the switch, live")
+            assert cell(FIRST, "td[data-exercise='1']") == "-"
+        finally:
+            browser.quit()
+            page.stop()
     code, table = lab_command(teacher, "class", "status")
     assert code == 0, table
     assert table.count("healthy") == COUNT, table

@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import re
-import threading
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -41,6 +40,7 @@ from tests.harness import (
     too_big_for_the_rest,
     wait_until,
 )
+from tests.webpage import Served
 
 pytestmark = [PORTS_LAB]
 SHOTS = LOG_DIR / "web"
@@ -49,40 +49,11 @@ SERVICES_DRAWN = ("dns", "provider-a", "provider-b", "client-x", "client-y", "ou
 README_SHOT = os.environ.get("MAILLAB_SCREENSHOT")
 
 
-class WebView(threading.Thread):
-    """`lab web` for one lab, in a thread with its own event loop."""
-
-    def __init__(self, lab: Lab) -> None:
-        super().__init__(daemon=True)
-        self.lab = lab
-        self.ports = (lab.settings.web_port, lab.settings.browser_port)
-        self.url = f"http://127.0.0.1:{self.ports[-1]}"
-        self.ready = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.stopping = asyncio.Event()
-        try:
-            self.loop.run_until_complete(app.serve(self.lab, self.ports, self.ready.set, self.stopping))
-        except BaseException as err:
-            self.error = err
-            self.ready.set()
-
-    def start_serving(self) -> None:
-        self.start()
-        assert self.ready.wait(30), "lab web did not start in 30 s"
-        assert self.error is None, self.error
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.stopping.set)
-        self.join(15)
-
-
 @pytest.fixture(scope="module")
-def web(ports_lab: Lab) -> Iterator[WebView]:
-    view = WebView(ports_lab)
-    view.start_serving()
+def web(ports_lab: Lab) -> Iterator[Served]:
+    s = ports_lab.settings
+    view = Served(lambda ports, ready, stop: app.serve(ports_lab, ports, ready, stop),
+                  (s.web_port, s.browser_port)).start_serving()
     yield view
     view.stop()
 
@@ -101,7 +72,7 @@ def browser(driver_url: str) -> Iterator[WebDriver]:
 
 
 @pytest.fixture
-def page(request, browser: WebDriver, web: WebView) -> Iterator[WebDriver]:
+def page(request, browser: WebDriver, web: Served) -> Iterator[WebDriver]:
     """The English browser on the front page, freshly loaded; a screenshot if the test fails."""
     browser.get(web.url + "/?lang=en")
     live(browser)
@@ -162,7 +133,7 @@ def test_the_picture_names_six_machines_and_three_networks(page: WebDriver):
     assert page.find_element(By.ID, "sw-provider-a").text  # the switches are written under A
 
 
-def test_the_page_serves_every_asset_itself(page: WebDriver, web: WebView):
+def test_the_page_serves_every_asset_itself(page: WebDriver, web: Served):
     fetched = page.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert fetched, "the page loaded no script or style at all"
     assert [url for url in fetched if not url.startswith(web.url + "/")] == []
@@ -189,7 +160,7 @@ def test_a_message_sent_after_the_page_opened_reaches_y_without_a_reload(page: W
     assert shown["seen"]["mailbox"] - saved[0] <= 2.0, shown
 
 
-def test_the_message_page_draws_its_trace_and_headers_bottom_up(page: WebDriver, web: WebView,
+def test_the_message_page_draws_its_trace_and_headers_bottom_up(page: WebDriver, web: Served,
                                                                  ports_lab: Lab):
     message_id = send_to_y(ports_lab, "web-trace")
     wait_place(page, message_id, "mailbox")
@@ -311,7 +282,7 @@ def test_a_full_mailbox_bounce_travels_back_to_x(page: WebDriver, ports_lab: Lab
 # --- exercises --------------------------------------------------------------------------
 
 
-def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: WebView, ports_lab: Lab):
+def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: Served, ports_lab: Lab):
     page.get(f"{web.url}/exercises/2?lang=en")
     page.find_element(By.ID, "check").click()
     wait_until(lambda: page.find_element(By.ID, "check-summary").get_attribute("data-passed") is not None,
@@ -332,7 +303,7 @@ def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: WebV
         f"{passed}/{len(on_page)} steps done"
 
 
-def test_the_japanese_page_under_a_japanese_browser(driver_url: str, web: WebView):
+def test_the_japanese_page_under_a_japanese_browser(driver_url: str, web: Served):
     japanese = open_browser(driver_url, "ja")
     try:
         japanese.get(web.url + "/")
@@ -364,13 +335,13 @@ def request(port: int, method: str, path: str, headers: dict[str, str]) -> tuple
 
 
 @pytest.mark.parametrize("host", ["attacker.example:{port}", "10.0.0.1:{port}", "127.0.0.1.nip.io:{port}"])
-def test_a_foreign_host_is_refused(web: WebView, host: str):
+def test_a_foreign_host_is_refused(web: Served, host: str):
     for port in web.ports:
         status, body = request(port, "GET", "/", {"Host": host.format(port=port)})
         assert status == 403 and "127.0.0.1" in body
 
 
-def test_both_ports_serve_the_page(web: WebView, ports_lab: Lab):
+def test_both_ports_serve_the_page(web: Served, ports_lab: Lab):
     assert web.ports == (ports_lab.settings.host_port_base + 80, ports_lab.settings.host_port_base + 88)
     for port in web.ports:
         for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
@@ -378,7 +349,7 @@ def test_both_ports_serve_the_page(web: WebView, ports_lab: Lab):
             assert status == 200 and 'id="lab-picture"' in body
 
 
-def test_a_check_is_run_only_from_the_lab_s_own_page(web: WebView):
+def test_a_check_is_run_only_from_the_lab_s_own_page(web: Served):
     port = web.ports[-1]
     host = {"Host": f"127.0.0.1:{port}"}
     assert request(port, "POST", "/exercises/1/check", host)[0] == 403  # a form cannot set the header
@@ -395,7 +366,7 @@ def test_lab_web_needs_a_running_lab(capsys):
     assert "maillab-test-absent is not running: start it with `make up`" in capsys.readouterr().err
 
 
-def test_lab_web_says_when_its_port_is_taken(ports_lab: Lab, web: WebView):
+def test_lab_web_says_when_its_port_is_taken(ports_lab: Lab, web: Served):
     with pytest.raises(LabError, match=rf"cannot listen on 127.0.0.1:{web.ports[0]} .*lab web --port N"):
         asyncio.run(app.serve(ports_lab, web.ports[:1]))
 

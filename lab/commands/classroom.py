@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lab import classroom
 from lab.commands import Exit, command
+from lab.commands.web import Serve, port_argument, serve_until_stopped
 from lab.compose import Lab
 
 
@@ -21,13 +22,15 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="one row per lab: health, each exercise's progress, the last action")
     export = actions.add_parser("export", help="the same as CSV, for grading")
     export.add_argument("--output", "-o", type=Path, help="write to this file (default: standard output)")
+    page = actions.add_parser("web", help="the same table in a browser, live, until Ctrl-C")
+    port_argument(page)
     actions.add_parser("down", help="stop every lab of the class; mailboxes and queues are kept")
     actions.add_parser("clean", help="stop every lab and delete its volumes; the class is forgotten")
 
 
 @command("class", _arguments)
 def class_(lab: Lab, args: argparse.Namespace) -> Exit:
-    """a class on this server: lab class up N | status | export | down | clean"""
+    """a class on this server: lab class up N | status | export | web | down | clean"""
     if args.action == "up":
         print(f"Starting a class of {args.count} labs, {classroom.PARALLEL_STARTS} at a time ...", flush=True)
         started = time.monotonic()
@@ -36,6 +39,12 @@ def class_(lab: Lab, args: argparse.Namespace) -> Exit:
         print(f"{'All' if ok else 'Not all'} {args.count} labs healthy after {took:.0f} s. A learner works "
               "in lab N with LAB_ID=N, e.g. `LAB_ID=3 make shell SERVICE=client-x`.")
         return Exit.OK if ok else Exit.FAILED
+    if args.action == "web":
+        def serve() -> Serve:
+            from lab.web import classpage
+            return classpage.serve
+
+        return serve_until_stopped(lab, args.port, "class page", serve)
     if args.action in ("down", "clean"):
         classroom.down(volumes=args.action == "clean", report=lambda line: print(line, flush=True))
         return Exit.OK

@@ -1,41 +1,55 @@
-"""`lab web`: serve the running lab's web view on 127.0.0.1 until Ctrl-C."""
+"""`lab web`: serve the running lab's web view on 127.0.0.1 until Ctrl-C (and, for
+`lab class web`, the class page the same way)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine
 
 from lab.commands import Exit, command
 from lab.compose import Lab, LabError
 
+Serve = Callable[[tuple[int, ...], Callable[[], None]], Coroutine[None, None, None]]
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+
+def port_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int,
                         help="one port instead of HOST_PORT_BASE+80 and +88 (LAB_ID applied)")
 
 
-@command("web", _arguments)
-def web(lab: Lab, args: argparse.Namespace) -> Exit:
-    """the lab, live in a browser at 127.0.0.1:<HOST_PORT_BASE+88> (and +80); Ctrl-C stops it"""
+def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[], Serve]) -> Exit:
+    """Serve `what` at `port`, or at the lab's two web ports, until Ctrl-C. `serve` gives
+    the coroutine function (imported only then: the web's libraries are optional)."""
     try:
-        from lab.web import app
+        start = serve()
     except ImportError as err:
         raise LabError(f"the web view needs its libraries ({err.name} is missing): run `make web`, "
                        "which installs them into .venv") from None
-    if not lab.containers():
-        raise LabError(f"lab {lab.project} is not running: start it with `make up`, then `make web`")
     s = lab.settings
-    ports = (args.port,) if args.port else (s.web_port, s.browser_port)
+    ports = (port,) if port else (s.web_port, s.browser_port)
 
     def ready() -> None:
-        print(f"maillab's web view of {lab.project}: open http://127.0.0.1:{ports[-1]}/ in a browser",
-              flush=True)
+        print(f"maillab's {what}: open http://127.0.0.1:{ports[-1]}/ in a browser", flush=True)
         if len(ports) > 1:
             print(f"(also at http://127.0.0.1:{ports[0]}/, which Chrome refuses as an unsafe port)")
-        print("Ctrl-C stops it; the lab keeps running.", flush=True)
+        print("Ctrl-C stops it; the labs keep running.", flush=True)
 
     try:
-        asyncio.run(app.serve(lab, ports, ready))
+        asyncio.run(start(ports, ready))
     except KeyboardInterrupt:
-        print("\nweb view stopped; the lab is still running.")
+        print("\nweb view stopped; the labs are still running.")
     return Exit.OK
+
+
+@command("web", port_argument)
+def web(lab: Lab, args: argparse.Namespace) -> Exit:
+    """the lab, live in a browser at 127.0.0.1:<HOST_PORT_BASE+88> (and +80); Ctrl-C stops it"""
+    if not lab.containers():
+        raise LabError(f"lab {lab.project} is not running: start it with `make up`, then `make web`")
+
+    def serve() -> Serve:
+        from lab.web import app
+        return lambda ports, ready: app.serve(lab, ports, ready)
+
+    return serve_until_stopped(lab, args.port, f"web view of {lab.project}", serve)

@@ -29,10 +29,10 @@ from lab.compose import Lab, LabError
 from lab.config import provider_of
 from lab.journal import Journal
 from lab.web import words
-from lab.web.live import LiveLab
+from lab.web.live import LiveLab, Publisher
 
 HERE = Path(__file__).resolve().parent
-LIVE: web.AppKey[LiveLab] = web.AppKey("live", LiveLab)
+LIVE: web.AppKey[Publisher] = web.AppKey("live", Publisher)
 LAB: web.AppKey[Lab] = web.AppKey("lab", Lab)
 PORTS: web.AppKey[tuple[int, ...]] = web.AppKey("ports", tuple)
 CHECK_HEADER = "X-Maillab-Check"  # set by the page's script; a cross-site form cannot set it
@@ -63,9 +63,10 @@ def _language(request: web.Request) -> str:
 
 def page(request: web.Request, template: str, **values) -> web.Response:
     language = _language(request)
+    lab = request.app.get(LAB)
     html = TEMPLATES.get_template(template).render(
         lang=language, w=words.WORDS[language], words_json=json.dumps(words.WORDS[language]),
-        project=request.app[LAB].project, path=request.path, **values)
+        project=lab.project if lab else "class", path=request.path, lab=lab, **values)
     response = web.Response(text=html, content_type="text/html")
     if request.query.get("lang") in words.LANGUAGES:
         response.set_cookie("lang", language, samesite="Strict", httponly=True)
@@ -170,9 +171,15 @@ def make_app(lab: Lab, live: LiveLab, ports: tuple[int, ...]) -> web.Application
 
 async def serve(lab: Lab, ports: tuple[int, ...], ready: Callable[[], None] = lambda: None,
                 stop: asyncio.Event | None = None) -> None:
-    """Serve on 127.0.0.1 at `ports` until `stop` is set (or the task is cancelled: Ctrl-C)."""
+    """Serve one lab's page on 127.0.0.1 at `ports` until `stop` is set (or the task is
+    cancelled: Ctrl-C)."""
     live = LiveLab(lab)
-    runner = web.AppRunner(make_app(lab, live, ports), shutdown_timeout=1, access_log=None)
+    await run_site(make_app(lab, live, ports), live, ports, ready, stop)
+
+
+async def run_site(application: web.Application, live: Publisher, ports: tuple[int, ...],
+                   ready: Callable[[], None], stop: asyncio.Event | None) -> None:
+    runner = web.AppRunner(application, shutdown_timeout=1, access_log=None)
     await runner.setup()
     for port in ports:
         try:

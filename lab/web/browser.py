@@ -30,7 +30,7 @@ def ensure_image() -> None:
                        check=True, capture_output=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -40,7 +40,7 @@ def _free_port() -> int:
 def chromedriver(name: str) -> Iterator[str]:
     """A running chromedriver; its URL. The container goes when the block ends."""
     ensure_image()
-    port = _free_port()
+    port = free_port()
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "host", "--shm-size", "256m",
                     IMAGE, f"--port={port}"], check=True, capture_output=True)

@@ -19,6 +19,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lab import maillog
@@ -32,20 +33,14 @@ JOURNAL_LOOK = 1.0  # seconds between two stat() of the journal
 PARTS = ("mail", "machines", "spool")
 
 
-class LiveLab:
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.journal = Journal(lab.settings)
-        self.logs: dict[str, list[maillog.LogLine]] = {p.service: [] for p in PROVIDERS}
+class Publisher:
+    """Parts of a page, each sent whole to every open page whenever it changes."""
+
+    def __init__(self, parts: tuple[str, ...]) -> None:
         self.parts: dict[str, Any] = {}
         self._subscribers: set[asyncio.Queue[tuple[str, str]]] = set()
-        self._wake = {part: asyncio.Event() for part in PARTS}
-        self._started = {p.service: asyncio.Event() for p in PROVIDERS}
-        self.since = self.journal.since
-        self._ready_later: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
-        self.builds = dict.fromkeys(PARTS, 0)  # how often each part was rebuilt (tests, bench)
-
-    # --- the page's side ---------------------------------------------------------------
+        self._wake = {part: asyncio.Event() for part in parts}
+        self.builds = dict.fromkeys(parts, 0)  # how often each part was rebuilt
 
     def subscribe(self) -> asyncio.Queue[tuple[str, str]]:
         """A queue of (part, JSON) for one page: every part now, then each change."""
@@ -63,18 +58,19 @@ class LiveLab:
         for part in parts:
             self._wake[part].set()
 
-    # --- following the lab ---------------------------------------------------------------
-
     async def run(self) -> None:
-        self.mark(*PARTS)
-        await asyncio.gather(
-            *(self._rebuild(part) for part in PARTS), self._docker_events(), self._journal(),
-            *(self._follow(p.service) for p in PROVIDERS))
+        """Follow what the parts are made of, and rebuild them, until cancelled."""
+        raise NotImplementedError
 
-    async def _rebuild(self, part: str) -> None:
+    def _builder(self, part: str) -> Callable[[], Any]:
+        raise NotImplementedError
+
+    async def _rebuild(self, part: str, pause: float = BURST) -> None:
+        """Build `part` again (in a thread: the lab's modules call Docker) each time it is
+        marked, at most once per burst of marks; publish it if it changed."""
         while True:
             await self._wake[part].wait()
-            await asyncio.sleep(BURST)
+            await asyncio.sleep(pause)
             self._wake[part].clear()
             build = self._builder(part)
             try:
@@ -87,6 +83,25 @@ class LiveLab:
                 message = (part, json.dumps(value))
                 for queue in self._subscribers:
                     queue.put_nowait(message)
+
+
+class LiveLab(Publisher):
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(PARTS)
+        self.lab = lab
+        self.journal = Journal(lab.settings)
+        self.logs: dict[str, list[maillog.LogLine]] = {p.service: [] for p in PROVIDERS}
+        self._started = {p.service: asyncio.Event() for p in PROVIDERS}
+        self.since = self.journal.since
+        self._ready_later: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+
+    # --- following the lab ---------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.mark(*PARTS)
+        await asyncio.gather(
+            *(self._rebuild(part) for part in PARTS), self._docker_events(), self._journal(),
+            *(self._follow(p.service) for p in PROVIDERS))
 
     def _builder(self, part: str) -> Callable[[], Any]:
         if part == "machines":
@@ -138,35 +153,24 @@ class LiveLab:
 
     async def _docker_events(self) -> None:
         """Containers and networks of this project changing state."""
-        events = await asyncio.create_subprocess_exec(
-            "docker", "events", "--format", "{{json .}}", "--filter", "type=container",
-            "--filter", "type=network", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
-        assert events.stdout
-        try:
-            await self._on_events(events.stdout)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                events.kill()
-            await events.wait()
+        await docker_events(self._on_event)
 
-    async def _on_events(self, stream: asyncio.StreamReader) -> None:
+    def _on_event(self, event: dict) -> None:
         project = self.lab.project
-        while raw := await stream.readline():
-            event = json.loads(raw)
-            attributes = event.get("Actor", {}).get("Attributes", {})
-            action = event.get("Action", "")
-            if event.get("Type") == "network":
-                if attributes.get("name", "").startswith(f"{project}_"):
-                    self.mark("machines")
-            elif attributes.get("com.docker.compose.project") == project and not action.startswith("exec_"):
-                self.mark("machines", "spool")
-                service = attributes.get("com.docker.compose.service", "")
-                if action == "start":
-                    task = asyncio.create_task(self._when_ready(service))
-                    self._ready_later.add(task)
-                    task.add_done_callback(self._ready_later.discard)
-                    if service in self._started:
-                        self._started[service].set()
+        attributes = event.get("Actor", {}).get("Attributes", {})
+        action = event.get("Action", "")
+        if event.get("Type") == "network":
+            if attributes.get("name", "").startswith(f"{project}_"):
+                self.mark("machines")
+        elif attributes.get("com.docker.compose.project") == project and not action.startswith("exec_"):
+            self.mark("machines", "spool")
+            service = attributes.get("com.docker.compose.service", "")
+            if action == "start":
+                task = asyncio.create_task(self._when_ready(service))
+                self._ready_later.add(task)
+                task.add_done_callback(self._ready_later.discard)
+                if service in self._started:
+                    self._started[service].set()
 
     async def _when_ready(self, service: str) -> None:
         """A started container is "starting" until it says it serves: follow its log (as
@@ -178,10 +182,10 @@ class LiveLab:
     async def _journal(self) -> None:
         """Faults, switches, resets and checks, as `lab` records them."""
         paths = (self.journal.path, self.journal.progress_path)
-        seen = [_stamp(p) for p in paths]
+        seen = [stamp(p) for p in paths]
         while True:
             await asyncio.sleep(JOURNAL_LOOK)
-            now = [_stamp(p) for p in paths]
+            now = [stamp(p) for p in paths]
             if now == seen:
                 continue
             seen = now
@@ -194,7 +198,24 @@ class LiveLab:
             self.mark("machines")
 
 
-def _stamp(path) -> tuple[float, int]:
+async def docker_events(handle: Callable[[dict], None]) -> None:
+    """Call `handle` with each of Docker's events about containers and networks (all
+    projects: a network's event carries no project label), as Docker reports them."""
+    events = await asyncio.create_subprocess_exec(
+        "docker", "events", "--format", "{{json .}}", "--filter", "type=container",
+        "--filter", "type=network", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    assert events.stdout
+    try:
+        while raw := await events.stdout.readline():
+            handle(json.loads(raw))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            events.kill()
+        await events.wait()
+
+
+def stamp(path: Path) -> tuple[float, int]:
+    """A file's modification time and size, (0, 0) if it is not there."""
     try:
         info = path.stat()
     except FileNotFoundError:

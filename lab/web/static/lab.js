@@ -63,12 +63,6 @@ function where(j) {
   return j.place;
 }
 
-function placeWords(j) {
-  if (j.place === "mailbox") return W["place.mailbox"];
-  if (j.place === "retrieved") return W["place.retrieved"];
-  return j.place;
-}
-
 function drawMail(data) {
   if (data.error) return;
   const now = Date.now() / 1000;
@@ -88,7 +82,7 @@ function drawMail(data) {
                              "data-step": j.step, "data-seen-at": JSON.stringify(stamps)},
         el("a", {href: "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
         el("span", {class: "who"}, ` ${j.sender} → ${j.recipient}`), steps,
-        el("div", {class: "outcome"}, `${placeWords(j)} — ${j.outcome}`));
+        el("div", {class: "outcome"}, j.outcome));
       list.append(item);
     }
   }
@@ -171,12 +165,27 @@ function drawSpool(data) {
   }
 }
 
+function drawClass(data) {
+  const table = document.getElementById("class-table");
+  if (!table || data.error) return;
+  document.getElementById("class-none").hidden = data.rows.length > 0;
+  table.tBodies[0].replaceChildren(...data.rows.map((r) => {
+    const when = r.last_time ? clock(r.last_time) : "";
+    return el("tr", {"data-lab": r.lab_id, "data-health": r.health, "data-done": r.done},
+      el("td", {}, String(r.lab_id)), el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
+      el("td", {}, String(r.done)),
+      ...r.cells.map((c, i) => el("td", {class: c === "done" ? "done" : "", "data-exercise": data.exercises[i]}, c)),
+      el("td", {}, `${when} ${r.last_action}`), el("td", {class: "bad"}, r.left_on.join(", ")));
+  }));
+}
+
 function follow() {
   const banner = document.getElementById("live");
   const source = new EventSource("/events");
   source.addEventListener("machines", (e) => drawMachines(JSON.parse(e.data)));
   source.addEventListener("mail", (e) => drawMail(JSON.parse(e.data)));
   source.addEventListener("spool", (e) => drawSpool(JSON.parse(e.data)));
+  source.addEventListener("class", (e) => drawClass(JSON.parse(e.data)));
   source.onopen = () => { banner.hidden = true; document.body.dataset.live = "yes"; };
   source.onerror = () => { banner.hidden = false; document.body.dataset.live = "no"; };
 }
@@ -207,4 +216,4 @@ async function check(button) {
 
 const button = document.getElementById("check");
 if (button) button.addEventListener("click", () => check(button));
-if (document.getElementById("lab-picture") || document.getElementById("now")) follow();
+if (["lab-picture", "now", "class-table"].some((id) => document.getElementById(id))) follow();
