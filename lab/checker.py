@@ -194,7 +194,7 @@ def header_block(message: bytes) -> str:
 
 def auth_results(message: bytes, authserv: str) -> dict[str, str]:
     """spf/dkim/dmarc -> result, as the server named `authserv` recorded them in its own
-    Authentication-Results headers (the only ones left: others are removed on entry)."""
+    Authentication-Results header (the only one left: others are removed on entry)."""
     ours = re.findall(rf"^Authentication-Results:\s*{re.escape(authserv)};(.*)$", header_block(message),
                       re.M | re.I)
     return dict(re.findall(r"\b(spf|dkim|dmarc)=(\w+)", " ".join(ours)))

@@ -91,7 +91,7 @@ def stored_copy(lab: Lab, provider: Provider, recipient: str, message_id: str) -
 
 def verdicts(lab: Lab, provider: Provider, recipient: str, message_id: str) -> str:
     """What the receiving provider concluded about who sent the message: its own
-    Authentication-Results headers in the stored copy ("spf=pass dkim=pass dmarc=pass"),
+    Authentication-Results header in the stored copy ("spf=pass dkim=pass dmarc=pass"),
     or "" when the copy is gone (fetched and deleted) or was never checked."""
     message = stored_copy(lab, provider, recipient, message_id)
     if message is None:

@@ -104,6 +104,9 @@ def test_honest_mail_is_signed_and_passes_every_check(container, settings, sende
     signed = re.search(r"\bh=([^;]+);", signature).group(1).lower().split(":")
     assert {"from", "to", "subject", "date", "message-id"} <= set(signed)
     assert verdicts(message, receiver) == {"spf": "pass", "dkim": "pass", "dmarc": "pass"}
+    # one header (RFC 8601), this receiver's, holding all three verdicts
+    [results] = re.findall(r"^Authentication-Results: (.*)$", header_block(message), re.M)
+    assert re.fullmatch(rf"{re.escape(receiver.mx)}; spf=pass [^;]*; dkim=pass [^;]*; dmarc=pass .*", results)
     container(receiver.service).delete_message(recipient, sent.message_id)
 
 

@@ -14,15 +14,14 @@ import os
 import socket
 
 import pytest
-from selenium.webdriver.common.by import By
 
 from lab import cli, config, exercises
 from lab.compose import Lab, LabError, docker
 from lab.web import classpage
-from lab.web.browser import chromedriver, free_port, open_browser
+from lab.web.browser import chromedriver, free_port
 from tests.harness import wait_until
 from tests.solutions import lab_command
-from tests.webpage import Served
+from tests.webpage import Served, browser_session, read_all
 
 FIRST, COUNT = 21, 3
 IDS = range(FIRST, FIRST + COUNT)
@@ -65,12 +64,13 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
     # The class page, open before anything happens: it must change without a reload.
     page = Served(lambda ports, ready, stop: classpage.serve(ports, ready, stop), (free_port(),))
     page.start_serving()
-    with chromedriver(f"maillab-test-class-browser-{os.getpid()}") as driver_url:
-        browser = open_browser(driver_url)
+    shot = config.STATE_DIR / "test-logs" / "web" / "test_a_class_of_three.png"
+    with chromedriver(f"maillab-test-class-browser-{os.getpid()}") as driver_url, \
+            browser_session(driver_url, "en", shot) as browser:
         try:
             browser.get(page.url + "/?lang=en")
-            wait_until(lambda: [r.get_attribute("data-health") for r in browser.find_elements(
-                By.CSS_SELECTOR, "#class-table tbody tr")] == ["healthy"] * COUNT, "three healthy rows")
+            wait_until(lambda: [r["data"].get("health") for r in read_all(browser, "#class-table tbody tr")]
+                       == ["healthy"] * COUNT, "three healthy rows")
 
             # Progress appears once a learner checks; a switch left on is named.
             learner = labs[FIRST + 1]
@@ -78,14 +78,13 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
             assert lab_command(labs[FIRST + 2], "op25b", "off")[0] == 0
 
             def cell(n: int, selector: str) -> str:
-                return browser.find_element(By.CSS_SELECTOR, f"tr[data-lab='{n}'] {selector}").text
+                return "".join(c["text"] for c in read_all(browser, f"tr[data-lab='{n}'] {selector}"))
 
             steps = len(exercises.get(1).steps)
             wait_until(lambda: cell(FIRST + 1, "td[data-exercise='1']").endswith(f"/{steps}")
                        and "op25b off" in cell(FIRST + 2, "td:last-child"), "the check and the switch, live")
             assert cell(FIRST, "td[data-exercise='1']") == "-"
         finally:
-            browser.quit()
             page.stop()
     code, table = lab_command(teacher, "class", "status")
     assert code == 0, table

@@ -14,6 +14,9 @@ import http.client
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -25,7 +28,7 @@ from lab import checker, cli, config, exercises, maillog
 from lab.compose import Lab, LabError
 from lab.config import PROVIDER_A, PROVIDER_B, REPO, X, Y
 from lab.web import app
-from lab.web.browser import chromedriver, open_browser
+from lab.web.browser import chromedriver, free_port, open_browser
 from tests.conftest import LOG_DIR, PORTS_LAB
 from tests.harness import (
     Container,
@@ -40,7 +43,7 @@ from tests.harness import (
     too_big_for_the_rest,
     wait_until,
 )
-from tests.webpage import Served
+from tests.webpage import Served, browser_session, read_all
 
 pytestmark = [PORTS_LAB]
 SHOTS = LOG_DIR / "web"
@@ -151,7 +154,7 @@ def test_a_message_sent_after_the_page_opened_reaches_y_without_a_reload(page: W
     assert shown["step"] == 5 and "in y@provider-b.test's mailbox" in shown["text"]
     assert page.execute_script("return window.notReloaded") is True
     y_row = f"tr.mailbox-row[data-address='{Y}']"
-    wait_until(lambda: int(page.find_element(By.CSS_SELECTOR, y_row).get_attribute("data-messages")) >= 1,
+    wait_until(lambda: any(int(r["data"]["messages"]) >= 1 for r in read_all(page, y_row)),
                "Y's mailbox counted on the page", timeout=5)
     # the log line that proves step 5, against the moment the page drew it there
     saved = [e.time for e in maillog.mailbox_events(maillog.read(ports_lab.container(PROVIDER_B.service)))
@@ -189,12 +192,11 @@ def test_refused_attempts_show_where_they_were_stopped(page: WebDriver, ports_la
                   "--from", X, "--to", Y)
     assert wrong.reply("AUTH").startswith("535")
 
-    def shown() -> list[str] | None:
-        items = page.find_elements(By.CSS_SELECTOR, "#refused .refusal[data-at='provider-a']")
-        texts = [i.text for i in items]
-        relay = any("Relay access denied" in t and "victim@elsewhere.test" in t for t in texts)
-        login = any(i.get_attribute("data-what") == "login" and "client-x" in i.text for i in items)
-        return texts if relay and login else None
+    def shown() -> list[dict] | None:
+        items = read_all(page, "#refused .refusal[data-at='provider-a']")
+        relay = any("Relay access denied" in i["text"] and "victim@elsewhere" in i["text"] for i in items)
+        login = any(i["data"]["what"] == "login" and "client-x" in i["text"] for i in items)
+        return items if relay and login else None
 
     wait_until(shown, "the relay attempt and the wrong password on the page", timeout=10)
 
@@ -223,13 +225,12 @@ def test_a_customer_hung_up_and_b_cut_off_are_drawn(page: WebDriver, ports_lab: 
 @pytest.mark.disruptive
 def test_the_open_relay_switch_is_shown_at_a(page: WebDriver, ports_lab: Lab):
     def flagged() -> bool:
-        return bool(page.find_elements(By.CSS_SELECTOR, "#sw-provider-a .danger"))
+        return [e["text"] for e in read_all(page, "#sw-provider-a .danger")] == ["OPEN RELAY"]
 
     assert cli.main(["open-relay", "on"], lab=ports_lab) == 0
     try:
         wait_until(flagged, "OPEN RELAY under A", timeout=10)
-        assert page.find_element(By.CSS_SELECTOR, "#sw-provider-a .danger").text == "OPEN RELAY"
-        assert not page.find_elements(By.CSS_SELECTOR, "#sw-provider-b .danger")
+        assert read_all(page, "#sw-provider-b .danger") == []
     finally:
         assert cli.main(["open-relay", "off"], lab=ports_lab) == 0
     wait_until(lambda: not flagged(), "OPEN RELAY gone", timeout=10)
@@ -247,9 +248,8 @@ def test_b_down_shows_b_stopped_and_mail_waiting_at_a_until_the_restore(page: We
         reason = "waiting in provider-a's queue"
         wait_until(lambda: reason in (journey(page, message_id) or {}).get("text", ""),
                    "the reason it waits", timeout=30)
-        wait_until(lambda: [r for r in page.find_elements(By.CSS_SELECTOR, "#queue-provider-a tr.queued")
-                            if r.get_attribute("data-queue") == "deferred"
-                            and r.find_element(By.CSS_SELECTOR, ".reason").text],
+        deferred = "#queue-provider-a tr.queued[data-queue='deferred'] td.reason"
+        wait_until(lambda: [r for r in read_all(page, deferred) if r["text"]],
                    "A's queue on the page: the message deferred, with its reason", timeout=10,
                    context=lambda: f"{waiting}; {page.find_element(By.ID, 'queue-provider-a').text}")
         if README_SHOT:
@@ -303,9 +303,8 @@ def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: Serv
         f"{passed}/{len(on_page)} steps done"
 
 
-def test_the_japanese_page_under_a_japanese_browser(driver_url: str, web: Served):
-    japanese = open_browser(driver_url, "ja")
-    try:
+def test_the_japanese_page_under_a_japanese_browser(request, driver_url: str, web: Served):
+    with browser_session(driver_url, "ja", SHOTS / f"{request.node.name}.png") as japanese:
         japanese.get(web.url + "/")
         assert japanese.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja"
         assert japanese.find_element(By.TAG_NAME, "h1").text == "いまのラボ"
@@ -317,8 +316,6 @@ def test_the_japanese_page_under_a_japanese_browser(driver_url: str, web: Served
         japanese.get(web.url + "/exercises/1?lang=en")  # the switch, kept for the next pages
         japanese.get(web.url + "/")
         assert japanese.find_element(By.TAG_NAME, "h1").text == "The lab now"
-    finally:
-        japanese.quit()
 
 
 # --- safety -----------------------------------------------------------------------------
@@ -358,6 +355,28 @@ def test_a_check_is_run_only_from_the_lab_s_own_page(web: Served):
     status, body = request(port, "POST", "/exercises/1/check",
                            {**host, "X-Maillab-Check": "1", "Origin": f"http://127.0.0.1:{port}"})
     assert status == 200 and json.loads(body)["exercise"] == 1
+
+
+def test_lab_web_prints_its_address_serves_and_stops_on_ctrl_c(ports_lab: Lab):
+    """`lab web` as a learner runs it: a process of its own, stopped with Ctrl-C (SIGINT)."""
+    port = free_port()
+    script = ("import sys; from lab import cli, config; from lab.compose import Lab; "
+              "sys.exit(cli.main(['web', '--port', sys.argv[1]], "
+              "lab=Lab(config.load(lab_id=int(sys.argv[2]), project=sys.argv[3]))))")
+    process = subprocess.Popen([sys.executable, "-c", script, str(port), str(ports_lab.settings.lab_id),
+                                ports_lab.project], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        said = f"maillab's web view of {ports_lab.project}: open http://127.0.0.1:{port}/ in a browser"
+        assert process.stdout.readline() == said + "\n"
+        status, body = request(port, "GET", "/", {"Host": f"127.0.0.1:{port}"})
+        assert status == 200 and ports_lab.project in body
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0
+        assert "web view stopped; the labs are still running." in process.stdout.read()
+    finally:
+        process.kill()
+        process.wait()
 
 
 def test_lab_web_needs_a_running_lab(capsys):

@@ -17,7 +17,8 @@ def forged(ev: Evidence) -> list[str]:
 
 
 def recorded(ev: Evidence) -> Result:
-    found = [h for h in forged(ev) if f"{PROVIDER_B.mx}; dmarc=fail (p=none" in h]
+    ours = rf"^Authentication-Results: {re.escape(PROVIDER_B.mx)};.*\bdmarc=fail \(p=none"
+    found = [h for h in forged(ev) if re.search(ours, h, re.M)]
     return passed("a forgery at Y, recorded dmarc=fail (p=none)") if found else failed(
         "no forged From: has reached Y under p=none")
 
