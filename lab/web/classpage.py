@@ -35,7 +35,8 @@ class ClassLive(Publisher):
 
     def _on_event(self, event: dict) -> None:
         project = event.get("Actor", {}).get("Attributes", {}).get("com.docker.compose.project", "")
-        if project.startswith(f"{config.PROJECT}-") and not event.get("Action", "").startswith("exec_"):
+        ours = {f"{config.PROJECT}-{n}" for n in config.class_labs()}
+        if project in ours and not event.get("Action", "").startswith("exec_"):
             self.mark(PART)
 
     async def _journals(self) -> None:
