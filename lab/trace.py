@@ -210,7 +210,9 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
             ok = attempt.status == "sent"
             label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok
                      else f"{attempt.status}: {attempt.reason}")
-            events.append(Event(attempt.time, 5, b, b, label, ok))
+            # B often stores the message before A has logged B's 250: drawn after the
+            # hand-over all the same, as the story goes
+            events.append(Event(max(attempt.time, handed.time + 0.001), 5, b, b, label, ok))
             outcome = (f"in {attempt.recipient}'s mailbox at {other.service}" if ok
                        else f"{attempt.status} at {other.service}: {attempt.reason}")
         for when, kind, notice in second.notices:

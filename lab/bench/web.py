@@ -58,11 +58,11 @@ def measure(lab: Lab, messages: int, idle_seconds: int = 20) -> dict:
         server.wait(10)
 
 
-def _wait(check, what: str, timeout: float) -> None:
+def _wait(check, what: str, timeout: float, detail=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise LabError(f"bench: the web view did not show {what} in {timeout:.0f} s")
+            raise LabError(f"bench: the web view did not show {what} in {timeout:.0f} s {detail()}")
         time.sleep(0.05)
 
 
@@ -82,7 +82,8 @@ def _with_page(lab: Lab, driver, page: str, pid: int, messages: int, idle_second
     since = time.time()
     sent = [row[0] for i in range(messages) for row in _submit(lab, f"web-bench-{i}")["results"]]
     _wait(lambda: len(set(sent) & set(driver.execute_script(SEEN))) == len(sent),
-          f"{len(sent)} messages in the mailbox", 60)
+          f"{len(sent)} messages in the mailbox", 60,
+          lambda: f"(not seen: {sorted(set(sent) - set(driver.execute_script(SEEN)))[:5]})")
     seen = driver.execute_script(SEEN)
     lines = maillog.read(lab.container(config.PROVIDER_B.service), since - 1)
     saved = {e.message_id: e.time for e in maillog.mailbox_events(lines) if e.event == "saved"}
