@@ -28,6 +28,7 @@ class Fault:
     story: str  # what happens, in the story's words
     cause: Callable[[Lab], None]
     cure: Callable[[Lab], None]
+    at: str  # the service it acts on (the web view draws it there)
     watch: str = KEEPS  # what X sees, and where to look
 
     def apply(self, lab: Lab) -> str:
@@ -92,28 +93,28 @@ def _accept(lab: Lab) -> None:
 
 FAULTS = {f.name: f for f in (
     Fault("b-down", "B's mail server is down: the provider-b container is stopped.",
-          _stop(B), _start(B)),
+          _stop(B), _start(B), B),
     Fault("partition", "The line between A and B is cut: provider-b is detached from the internet "
-          "network (both still run).", _cut, _reconnect),
+          "network (both still run).", _cut, _reconnect, B),
     Fault("b-refuses", f"B is up but turns mail away for now: its port 25 answers \"{REFUSAL}\".",
-          _refuse, _accept),
+          _refuse, _accept, B),
     Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped,\n"
           "and the providers' caches are emptied, as if B's records had reached the end of their TTL).",
-          _dns_down, _dns_up,
+          _dns_down, _dns_up, "dns",
           KEEPS + " Without the emptied cache, A would still know B's MX for up to 300 s (the\n"
           "records' TTL) after its last lookup, and deliver as if nothing had happened."),
     Fault("b-crash", "B's machine crashed: the provider-b container was killed (SIGKILL), nothing saved or "
-          "closed in an orderly way.", _kill(B), _start(B),
+          "closed in an orderly way.", _kill(B), _start(B), B,
           KEEPS + " What B had said 250 to is on its disk; a message B stored just before\n"
           "dying, without A hearing the 250, comes again when A retries: count Y's mail."),
     Fault("a-crash", "A's machine crashed: the provider-a container was killed (SIGKILL).",
-          _kill(A), _start(A),
+          _kill(A), _start(A), A,
           "X cannot send now: X's mail program keeps the message and tries again later. What A\n"
           "had accepted (250) is on its disk, and A delivers it once it is back."),
     Fault("b-disk-full", "The disk under B's queue is full: B refuses new mail with "
-          "452 4.3.1 Insufficient system storage.", _disk_full(B, True), _disk_full(B, False)),
+          "452 4.3.1 Insufficient system storage.", _disk_full(B, True), _disk_full(B, False), B),
     Fault("a-disk-full", "The disk under A's queue is full: A refuses X's mail with "
-          "452 4.3.1 Insufficient system storage.", _disk_full(A, True), _disk_full(A, False),
+          "452 4.3.1 Insufficient system storage.", _disk_full(A, True), _disk_full(A, False), A,
           "X's mail program gets a temporary refusal and keeps the message; nothing is half\n"
           "accepted. Look at A's log: `lab logs provider-a`."),
 )}

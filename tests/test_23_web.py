@@ -242,6 +242,7 @@ def test_b_down_shows_b_stopped_and_mail_waiting_at_a_until_the_restore(page: We
     try:
         wait_until(lambda: machine_state(page, "provider-b") == "stopped", "B drawn stopped", timeout=10)
         wait_until(lambda: page.find_element(By.ID, "faults").text == "b-down", "the fault named", timeout=5)
+        assert [e["text"] for e in read_all(page, "#sw-provider-b .danger")] == ["fault: b-down"]  # where
         assert "off" in page.find_element(By.ID, "l-provider-b-internet").get_attribute("class")
         message_id = send_to_y(ports_lab, "web-b-down")
         waiting = wait_place(page, message_id, "provider-a", timeout=30)

@@ -40,8 +40,9 @@ def machines(lab: Lab) -> dict[str, Any]:
     switched: dict[str, list[str]] = {}
     if all(states.get(p.service) == "healthy" for p in PROVIDERS):
         switched = {service: s.on() for service, s in switches.state(lab).items()}
-    return {"machines": found, "switches": switched, "faults": faults.left_on(Journal(lab.settings)),
-            "project": lab.project}
+    left = [faults.FAULTS[name] for name in faults.left_on(Journal(lab.settings)) if name in faults.FAULTS]
+    return {"machines": found, "switches": switched, "project": lab.project,
+            "faults": [{"name": f.name, "at": f.at} for f in left]}
 
 
 def _networks(lab: Lab) -> dict[str, list[str]]:

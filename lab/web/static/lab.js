@@ -42,19 +42,21 @@ function drawMachines(data) {
       link.classList.toggle("off", m.off.includes(net) || m.state === "stopped");
     }
   }
-  for (const [service, words] of Object.entries(data.switches || {})) {
-    const text = document.getElementById("sw-" + service);
-    if (!text) continue;
+  for (const text of document.querySelectorAll("text.switches")) {
+    const service = text.id.slice("sw-".length);
+    // one line each, under the machine: the faults acting on it, then its switches
+    const lines = [...data.faults.filter((f) => f.at === service).map((f) => ["fault: " + f.name, true]),
+                   ...(data.switches[service] || []).map((word) => [word, word === "OPEN RELAY"])];
     const x = text.getAttribute("x");
-    text.replaceChildren(...words.map((word, i) => {  // one switch a line, under the provider
+    text.replaceChildren(...lines.map(([word, danger], i) => {
       const line = svg("tspan", {x: x, dy: i ? "1.2em" : "0"});
       line.textContent = word;
-      if (word === "OPEN RELAY") line.classList.add("danger");
+      if (danger) line.classList.add("danger");
       return line;
     }));
   }
   const faults = document.getElementById("faults");
-  if (faults) faults.textContent = data.faults.length ? data.faults.join(", ") : W["faults.none"];
+  if (faults) faults.textContent = data.faults.length ? data.faults.map((f) => f.name).join(", ") : W["faults.none"];
 }
 
 function where(j) {
