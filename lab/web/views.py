@@ -37,9 +37,8 @@ def machines(lab: Lab) -> dict[str, Any]:
             state = "stopped" if state in ("exited", "dead", "created", "missing") else state
         found[service] = {"state": state, "networks": on, "off": off,
                           "addresses": {net: lab.settings.address(service, net) for net in expected}}
-    switched: dict[str, list[str]] = {}
-    if all(states.get(p.service) == "healthy" for p in PROVIDERS):
-        switched = {service: s.on() for service, s in switches.state(lab).items()}
+    running = tuple(p for p in PROVIDERS if states.get(p.service) == "healthy")
+    switched = {service: s.on() for service, s in switches.state(lab, running).items()}
     left = [faults.FAULTS[name] for name in faults.left_on(Journal(lab.settings)) if name in faults.FAULTS]
     return {"machines": found, "switches": switched, "project": lab.project,
             "faults": [{"name": f.name, "at": f.at} for f in left]}
