@@ -374,7 +374,7 @@ def test_lab_web_prints_its_address_serves_and_stops_on_ctrl_c(ports_lab: Lab):
         assert status == 200 and ports_lab.project in body
         process.send_signal(signal.SIGINT)
         assert process.wait(15) == 0
-        assert "web view stopped; the labs are still running." in process.stdout.read()
+        assert f"web view of {ports_lab.project} stopped; the lab keeps running." in process.stdout.read()
     finally:
         process.kill()
         process.wait()

@@ -44,7 +44,7 @@ def class_(lab: Lab, args: argparse.Namespace) -> Exit:
             from lab.web import classpage
             return classpage.serve
 
-        return serve_until_stopped(lab, args.port, "class page", serve)
+        return serve_until_stopped(lab, args.port, "class page", serve, "the labs keep running")
     if args.action in ("down", "clean"):
         classroom.down(volumes=args.action == "clean", report=lambda line: print(line, flush=True))
         return Exit.OK

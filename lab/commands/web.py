@@ -18,7 +18,8 @@ def port_argument(parser: argparse.ArgumentParser) -> None:
                         help="one port instead of HOST_PORT_BASE+80 and +88 (LAB_ID applied)")
 
 
-def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[], Serve]) -> Exit:
+def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[], Serve],
+                        running: str = "the lab keeps running") -> Exit:
     """Serve `what` at `port`, or at the lab's two web ports, until Ctrl-C. `serve` gives
     the coroutine function (imported only then: the web's libraries are optional)."""
     try:
@@ -33,12 +34,12 @@ def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[
         print(f"maillab's {what}: open http://127.0.0.1:{ports[-1]}/ in a browser", flush=True)
         if len(ports) > 1:
             print(f"(also at http://127.0.0.1:{ports[0]}/, which Chrome refuses as an unsafe port)")
-        print("Ctrl-C stops it; the labs keep running.", flush=True)
+        print(f"Ctrl-C stops it; {running}.", flush=True)
 
     try:
         asyncio.run(start(ports, ready))
     except KeyboardInterrupt:
-        print("\nweb view stopped; the labs are still running.")
+        print(f"\n{what} stopped; {running}.")
     return Exit.OK
 
 
