@@ -54,7 +54,7 @@ fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down|b-
 restore: ## undo a fault (make restore FAULT=...), or all of them
 	@$(LAB) restore $(FAULT)
 
-web: $(VENV)/.installed ## the lab live in a browser: http://127.0.0.1:10080/ (LAB_ID shifts it), until Ctrl-C
+web: $(VENV)/.installed ## the lab live in a browser: http://127.0.0.1:10088/ (and :10080; LAB_ID shifts both), until Ctrl-C
 	@$(VENV)/bin/python -m lab web
 
 class: ## a class on this server: make class DO="up 20" (status, export, down, clean)
