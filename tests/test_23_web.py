@@ -37,6 +37,7 @@ from tests.harness import (
     make_message,
     nearly_fill,
     new_message_id,
+    pop3_retrieve_all,
     submit,
     submit_many,
     swaks,
@@ -161,6 +162,16 @@ def test_a_message_sent_after_the_page_opened_reaches_y_without_a_reload(page: W
              if e.event == "saved" and e.message_id == message_id]
     assert saved, "B's log does not show the delivery"
     assert shown["seen"]["mailbox"] - saved[0] <= 2.0, shown
+
+
+def test_y_fetching_it_over_pop3_is_step_6(page: WebDriver, ports_lab: Lab):
+    message_id = send_to_y(ports_lab, "web-pop")
+    wait_place(page, message_id, "mailbox")
+    client_y = Container("client-y", ports_lab.container("client-y"))
+    fetched = pop3_retrieve_all(client_y, PROVIDER_B.pop, Y, ports_lab.settings.password(Y))
+    assert any(message_id.encode() in m for m in fetched)
+    shown = wait_place(page, message_id, "retrieved")
+    assert shown["step"] == 6 and "fetched (RETR) by y@provider-b.test over POP3" in shown["text"]
 
 
 def test_the_message_page_draws_its_trace_and_headers_bottom_up(page: WebDriver, web: Served,
