@@ -1,4 +1,5 @@
-"""`lab web`: the running lab in a browser, at http://127.0.0.1:<HOST_PORT_BASE+80>/.
+"""`lab web`: the running lab in a browser, at http://127.0.0.1:<HOST_PORT_BASE+88>/
+(and +80, the port DESIGN.md names, which Chrome refuses to open: see lab/config.py).
 
 aiohttp serves the pages (Jinja2 templates), the page's own script, style and the
 server-sent events that keep the page live (lab/web/live.py). Everything is served
@@ -18,7 +19,6 @@ import email.policy
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import quote, unquote
 
 import jinja2
 from aiohttp import web
@@ -37,8 +37,9 @@ LAB: web.AppKey[Lab] = web.AppKey("lab", Lab)
 PORTS: web.AppKey[tuple[int, ...]] = web.AppKey("ports", tuple)
 CHECK_HEADER = "X-Maillab-Check"  # set by the page's script; a cross-site form cannot set it
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
-TEMPLATES.filters["quote"] = lambda text: quote(text.strip("<>"), safe="@")
-MARKDOWN = MarkdownIt("commonmark").enable("table")
+# The exercises' Markdown, without raw HTML: an address such as <y@provider-b.test> in
+# the text stays text.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,7 +80,7 @@ async def index(request: web.Request) -> web.Response:
 
 async def message(request: web.Request) -> web.Response:
     lab = request.app[LAB]
-    message_id = f"<{unquote(request.match_info['id'])}>"
+    message_id = f"<{request.match_info['id']}>"  # aiohttp has decoded the path already
     try:
         found = await asyncio.to_thread(trace.build, lab, message_id)
     except LabError as err:
