@@ -315,13 +315,17 @@ def test_a_check_on_the_page_says_what_lab_check_says(page: WebDriver, web: Serv
         f"{passed}/{len(on_page)} steps done"
 
 
-def test_the_japanese_page_under_a_japanese_browser(request, driver_url: str, web: Served):
+def test_the_japanese_page_under_a_japanese_browser(request, driver_url: str, web: Served, ports_lab: Lab):
     with browser_session(driver_url, "ja", SHOTS / f"{request.node.name}.png") as japanese:
         japanese.get(web.url + "/")
         assert japanese.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ja"
         assert japanese.find_element(By.TAG_NAME, "h1").text == "いまのラボ"
         live(japanese)
         assert "稼働中" in japanese.find_element(By.ID, "m-provider-a").text
+        message_id = send_to_y(ports_lab, "web-ja")
+        wait_place(japanese, message_id, "mailbox")
+        [where] = read_all(japanese, f".journey[data-id='{message_id}'] .where")
+        assert where["text"] == "メールボックスに届いた"
         japanese.get(web.url + "/exercises/1")
         title = exercises.get(1).text("ja").splitlines()[0].lstrip("# ").strip()
         assert japanese.find_element(By.CSS_SELECTOR, "article h1").text == title

@@ -65,6 +65,13 @@ function where(j) {
   return j.place;
 }
 
+function whereWords(j) {  // where the message is, in the page's language
+  const say = (key, name) => W[key].replace("{0}", name);
+  if (j.place === "mailbox" || j.place === "retrieved") return W["where." + j.place];
+  if (j.place === j.sender && j.failed.length) return say("where.back", j.place);
+  return say(j.failed.length ? "where.waiting" : "where.at", j.place);
+}
+
 function drawMail(data) {
   if (data.error) return;
   const now = Date.now() / 1000;
@@ -84,7 +91,7 @@ function drawMail(data) {
                              "data-step": j.step, "data-seen-at": JSON.stringify(stamps)},
         el("a", {href: "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
         el("span", {class: "who"}, ` ${j.sender} → ${j.recipient}`), steps,
-        el("div", {class: "outcome"}, j.outcome));
+        el("div", {class: "outcome"}, el("strong", {class: "where"}, whereWords(j)), ` — ${j.outcome}`));
       list.append(item);
     }
   }
