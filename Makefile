@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 4
 # The web view's tests drive Debian's Chromium in a container (images/browser): not part
 # of the lab, so `lab build` leaves it alone.
-BROWSER_IMAGE := docker build -q -t maillab.test/browser:latest images/browser >/dev/null
+BROWSER_IMAGE := $(VENV)/bin/python -m lab.web.browser
 
 .PHONY: help up down clean build config status shell relay-check fault restore bench test lint \
 	lab show check reset trace dial hangup install class web screenshot

@@ -25,9 +25,10 @@ def network_name(lab: Lab, network: str) -> str:
 
 def attached_networks(lab: Lab, service: str) -> list[str]:
     """The lab networks a service's container is on now (without the project prefix)."""
-    out = docker("inspect", "--format", "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}",
-                 lab.container(service))
-    return [n.removeprefix(f"{lab.project}_") for n in out.split()]
+    found = lab.networks()
+    if service not in found:
+        lab.container(service)  # says that the service is not running, and what to do
+    return found[service]
 
 
 def is_online(lab: Lab, who: str) -> bool:

@@ -160,11 +160,10 @@ def row(lab: Lab) -> Row:
     moments = [(e.time, " ".join([e.event, *(f"{k}={v}" for k, v in e.detail.items())]))
                for e in journal.entries()]
     moments += [(p["time"], f"lab check {n}") for n, p in journal.progress().items()]
+    found.left_on = [f"fault {name}" for name in faults.left_on(journal)]
     if health == "healthy":
         moments += [_last_typed(lab, service) for service in CUSTOMERS]
-        found.left_on = [f"fault {name}" for name in faults.left_on(journal)] + _switches_left(lab)
-    else:
-        found.left_on = [f"fault {name}" for name in faults.left_on(journal)]
+        found.left_on += _switches_left(lab)
     if moments:
         found.last_time, found.last_action = max(moments)
     return found

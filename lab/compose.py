@@ -180,6 +180,12 @@ class Lab:
         return {c["Config"]["Labels"]["com.docker.compose.service"]: c
                 for c in json.loads(docker("inspect", *ids.values()))}
 
+    def networks(self) -> dict[str, list[str]]:
+        """service -> the lab networks its container is on now (without the project prefix)."""
+        return {service: [n.removeprefix(f"{self.project}_")
+                          for n in c["NetworkSettings"].get("Networks") or {}]
+                for service, c in self._inspect().items()}
+
     def states(self) -> dict[str, str]:
         """service -> "healthy", "starting", "exited", "paused", ... (missing: absent).
 

@@ -25,12 +25,13 @@ def _mailbox(lab: Lab) -> list[str]:
     return message_ids(read_mailbox(lab.container(B), Y2))
 
 
-def _until(test: Callable[[], bool], timeout: float) -> bool:
+def until(test: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
+    """Poll `test` every `interval` until it holds (True) or `timeout` runs out (False)."""
     deadline = time.monotonic() + timeout
     while not test():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.5)
+        time.sleep(interval)
     return True
 
 
@@ -50,7 +51,7 @@ def across(lab: Lab, name: str, total: int) -> dict:
     docker_exec(lab.container(B), ["doveadm", "expunge", "-u", Y2, "mailbox", "INBOX", "all"])
     load = submit_in_background(lab, total, name, retry=120)
     try:
-        if not _until(lambda: count_mailbox(lab.container(B), Y2) >= total // 20, 120):
+        if not until(lambda: count_mailbox(lab.container(B), Y2) >= total // 20, 120):
             load.kill()
             print(f"bench: {name}: no mail flowed to Y2 within 120 s; not measured", file=sys.stderr)
             return {"submitted": total, "error": "no mail flowed to Y2 before the fault"}
@@ -62,7 +63,7 @@ def across(lab: Lab, name: str, total: int) -> dict:
     if load.returncode:
         raise LabError(f"bench: the submissions across {name} failed: {err.decode()[-300:]}")
     accepted = {row[0] for row in json.loads(out)["results"] if row[1] == 250}
-    _until(lambda: accepted <= set(_mailbox(lab)), 180)  # what is missing then is lost
+    until(lambda: accepted <= set(_mailbox(lab)), 180)  # what is missing then is lost
     received = _mailbox(lab)
     result = {"submitted": total, "accepted": len(accepted), "delivered": len(accepted & set(received)),
               "lost": len(accepted - set(received)),

@@ -10,9 +10,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lab import config, maillog
+from lab.bench.faults import until
 from lab.bench.measure import _say, _submit, _summary
 from lab.compose import Lab, LabError
 
@@ -58,12 +60,9 @@ def measure(lab: Lab, messages: int, idle_seconds: int = 20) -> dict:
         server.wait(10)
 
 
-def _wait(check, what: str, timeout: float, detail=lambda: "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise LabError(f"bench: the web view did not show {what} in {timeout:.0f} s {detail()}")
-        time.sleep(0.05)
+def _wait(check: Callable[[], bool], what: str, timeout: float, detail: Callable[[], str] = str) -> None:
+    if not until(check, timeout, interval=0.05):  # the page's first figures are in tenths
+        raise LabError(f"bench: the web view did not show {what} in {timeout:.0f} s {detail()}")
 
 
 def _with_page(lab: Lab, driver, page: str, pid: int, messages: int, idle_seconds: int) -> dict:

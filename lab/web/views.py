@@ -13,7 +13,7 @@ from dataclasses import asdict
 from typing import Any
 
 from lab import faults, maillog, spool, switches, trace
-from lab.compose import Lab, LabError, docker
+from lab.compose import Lab, LabError
 from lab.config import HOST_NUMBERS, PROVIDERS, SERVICES, Settings, provider_of
 from lab.journal import Journal
 
@@ -24,7 +24,7 @@ REFUSALS_SHOWN = 8
 def machines(lab: Lab) -> dict[str, Any]:
     """Each machine's state and networks, each provider's switches, the faults left on."""
     states = lab.states()
-    attached = _networks(lab)
+    attached = lab.networks()
     found: dict[str, Any] = {}
     for service in SERVICES:
         state = states.get(service, "missing")
@@ -42,17 +42,6 @@ def machines(lab: Lab) -> dict[str, Any]:
     left = [faults.FAULTS[name] for name in faults.left_on(Journal(lab.settings)) if name in faults.FAULTS]
     return {"machines": found, "switches": switched, "project": lab.project,
             "faults": [{"name": f.name, "at": f.at} for f in left]}
-
-
-def _networks(lab: Lab) -> dict[str, list[str]]:
-    ids = lab.containers()
-    if not ids:
-        return {}
-    out = docker("inspect", "--format",
-                 '{{index .Config.Labels "com.docker.compose.service"}} '
-                 "{{range $n, $_ := .NetworkSettings.Networks}}{{$n}} {{end}}", *ids.values())
-    return {service: [n.removeprefix(f"{lab.project}_") for n in nets]
-            for service, *nets in (line.split() for line in out.splitlines() if line.strip())}
 
 
 def _place(t: trace.Trace) -> tuple[str, int]:
@@ -82,11 +71,10 @@ def journey(t: trace.Trace) -> dict[str, Any]:
     done = sorted({e.story for e in t.events if e.ok})
     failed = sorted({e.story for e in t.events if not e.ok} - set(done))
     return {"id": t.message_id, "lanes": [name for name, _ in t.lanes],
-            "services": [what.split()[0] for _, what in t.lanes], "sender": t.lanes[0][1].split()[0],
+            "sender": t.lanes[0][1].split()[0],
             "recipient": t.lanes[-1][1], "place": place, "mailbox_at": receiver.service if receiver else "",
             "reader": receiver.customer if receiver else "",
-            "step": step, "done": done, "failed": failed, "outcome": t.outcome,
-            "start": t.start, "events": events}
+            "step": step, "done": done, "failed": failed, "outcome": t.outcome, "events": events}
 
 
 def mail(settings: Settings, logs: dict[str, list[maillog.LogLine]], since: float | None) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 // No framework and nothing from the internet: the lab must run in a closed classroom.
 "use strict";
 const W = JSON.parse(document.getElementById("words").textContent);
-// Where a message is drawn on the picture (picture.svg's coordinates).
-const PLACES = {
-  "client-x": [90, 345], "client-y": [870, 345], "outsider": [560, 85], "dns": [400, 85],
-  "provider-a": [330, 150], "provider-b": [630, 150],
-  "mailbox:provider-a": [415, 205], "mailbox:provider-b": [545, 205],
-};
+// Where an envelope is drawn: beside a machine of the picture, or on a mailbox, read
+// from the picture itself (picture.svg holds the coordinates, once).
+function spotOf(place) {
+  const [kind, service] = place.startsWith("mailbox:") ? ["mailbox", place.slice(8)] : ["m", place];
+  const rect = document.querySelector(`#${kind}-${service} rect`);
+  if (!rect) return null;
+  const [x, y, w, h] = ["x", "y", "width", "height"].map((a) => +rect.getAttribute(a));
+  if (kind === "mailbox") return [x + w / 2, y - 10];
+  return y < 100 ? [x + w / 2 + 30, y + h + 14] : [x + w / 2 + 30, y - 25];  // the top row: below it
+}
 const seenAt = {};  // message id -> {place: when the page first drew it there (s since the epoch)}
 
 function el(tag, attrs = {}, ...children) {
@@ -117,14 +121,14 @@ function drawEnvelopes(journeys) {
   const kept = new Set();
   const count = {};
   for (const j of journeys.slice(0, 8)) {
-    const spot = PLACES[where(j)];
+    const spot = spotOf(where(j));
     if (!spot) continue;
     const n = count[where(j)] = (count[where(j)] || 0) + 1;
     let g = layer.querySelector(`[data-id="${CSS.escape(j.id)}"]`);
     if (!g) {  // a new message starts at its sender
       g = svg("g", {class: "envelope", "data-id": j.id});
       g.append(svg("rect", {x: -11, y: -8, width: 22, height: 16, rx: 2}), svg("path", {d: "M-11,-8 L0,2 L11,-8"}));
-      const start = PLACES[j.sender] || spot;
+      const start = spotOf(j.sender) || spot;
       g.style.transform = `translate(${start[0]}px, ${start[1]}px)`;
       layer.append(g);
       g.getBoundingClientRect();  // let the browser draw the start before it moves
