@@ -8,14 +8,17 @@ on 127.0.0.1 share one more lab, `ports_lab` (LAB_ID 10, project maillab-test-po
 and run on one worker (the xdist group "ports-lab"); it is also the "other lab" of the
 isolation tests. Every lab is started once, with a deadline, and removed with its
 volumes at the end (MAILLAB_KEEP=1 keeps them). When a test fails, every container's
-log is saved under .lab/test-logs/<project>/ and the last lines are shown.
+log is saved under .lab/test-logs/<project>/ and the last lines are shown; the logs at
+the moment a test failed are under .lab/test-logs/<project>/at-failure/<test>/.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import testinfra
@@ -139,6 +142,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     whether its test failed (the web view's screenshots)."""
     report = yield
     setattr(item, f"report_{report.when}", report)
+    if report.failed:
+        # the logs as they are now: a later test may recreate the containers, and their
+        # logs with them, before the session ends
+        for name in ("lab", "ports_lab"):
+            if isinstance(found := item.funcargs.get(name), Lab):
+                test = re.sub(r"[^\w.\[\]-]", "_", item.name)
+                _save_logs(found, LOG_DIR / found.project / "at-failure" / test)
     return report
 
 
@@ -155,8 +165,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         shutil.rmtree(LOG_DIR, ignore_errors=True)
 
 
-def _save_logs(lab: Lab) -> None:
-    folder = LOG_DIR / lab.project
+def _save_logs(lab: Lab, folder: Path | None = None) -> None:
+    folder = folder or LOG_DIR / lab.project
     folder.mkdir(parents=True, exist_ok=True)
     for service in config.SERVICES:
         (folder / f"{service}.log").write_text(lab.logs(service))
