@@ -276,21 +276,24 @@ COUNTERS = {"pop3": {"retr": "retrieved", "del": "deleted", "top": "topped"},
 
 
 def read_sessions(lines: list[LogLine], protocol: str | None = None) -> list[ReadSession]:
-    """The POP3 and IMAP sessions in a provider's log (or one protocol's)."""
-    sessions: dict[str, ReadSession] = {}
-    for line in lines:
-        kind = line.program.removesuffix("-login")
-        if kind not in COUNTERS or (protocol and kind != protocol):
-            continue
-        if line.program.endswith("-login") and line.text.startswith("Login:"):
-            sessions[line.session] = ReadSession(line.time, line.fields.get("user", ""), line.session, kind,
-                                                 ", TLS" in line.text, line.fields.get("rip", ""))
-        elif not line.program.endswith("-login") and line.session in sessions and (
+    """The POP3 and IMAP sessions in a provider's log (or one protocol's).
+
+    Logins are read first: Dovecot's login process may log a session's "Login:" after
+    the session's own process has logged it out (a short session, typed in one go),
+    so the log's order cannot tie the two."""
+    ours = [line for line in lines if line.program.removesuffix("-login") in COUNTERS
+            and (not protocol or line.program.removesuffix("-login") == protocol)]
+    sessions = {line.session: ReadSession(line.time, line.fields.get("user", ""), line.session,
+                                          line.program.removesuffix("-login"), ", TLS" in line.text,
+                                          line.fields.get("rip", ""))
+                for line in ours if line.program.endswith("-login") and line.text.startswith("Login:")}
+    for line in ours:
+        if not line.program.endswith("-login") and line.session in sessions and (
                 "Logged out" in line.text or "Disconnected" in line.text):
             s = sessions[line.session]
             for name, value in line.fields.items():
-                if name in COUNTERS[kind]:
-                    setattr(s, COUNTERS[kind][name], int(value.split("/")[0]))
+                if name in COUNTERS[s.protocol]:
+                    setattr(s, COUNTERS[s.protocol][name], int(value.split("/")[0]))
             s.ended = line.time
     return list(sessions.values())
 
