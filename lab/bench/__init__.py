@@ -13,7 +13,7 @@ load test would hit on purpose: MAX_RECIPIENTS_PER_MINUTE (0: none) and MAILBOX_
     BENCH_COLD=1        also time a cold start (removes the lab's images and the base)
     BENCH_MAKE_TEST=1   also time a warm `make test`
     BENCH_CLASS=20      labs in the class (lab class up), 0: no class measured
-    BENCH_FAULT_MESSAGES=300  messages in flight across each fault
+    BENCH_FAULT_MESSAGES=300  messages in flight across each fault, 0: no faults
     BENCH_WEB_MESSAGES=50     messages watched in the web view, in a real browser
 
     measure.py   the measurements      faults.py   mail across each fault
@@ -59,7 +59,8 @@ def run() -> dict:
     results["throughput_100k"] = measure.throughput(lab, 100 * 1024, 200)
     results["peak_memory"] = measure.peak_memory(lab)  # before recovery restarts B (a new peak)
     results["recovery_s"] = measure.recovery(lab, runs)
-    results["faults"] = faults.each(lab, _setting("BENCH_FAULT_MESSAGES", 300))
+    if fault_messages := _setting("BENCH_FAULT_MESSAGES", 300):
+        results["faults"] = faults.each(lab, fault_messages)
     lab.down(volumes=True)
     results["image_mb"] = measure.image_sizes()
     if _setting("BENCH_MAKE_TEST", 1):
