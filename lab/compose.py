@@ -17,11 +17,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from lab import dnszones, tls
-from lab.config import PROVIDERS, PUBLISHED_PORTS, REPO, SERVICES, Settings, compose_env, write_compose_env
+from lab.config import (
+    PROVIDERS,
+    PUBLISHED_PORTS,
+    REPO,
+    SERVICES,
+    Provider,
+    Settings,
+    compose_env,
+    write_compose_env,
+)
 
 COMPOSE_FILE = REPO / "compose.yaml"
 PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
@@ -106,17 +116,27 @@ class Lab:
         self.check_ports_free()
         tls.ensure_certificates()
         dnszones.write(self.settings, self.settings.dmarc_policy)
+        before = self._running_since()
         self.compose("up", "-d", "--remove-orphans", capture=quiet)
         self.wait_healthy(timeout)
-        self.run("dns", "load-zones", "--reload")  # a DNS that was running serves them too
-        self.flush_resolvers()
+        # What started now read the new zones and has an empty cache; what kept running
+        # through the up must reload them (the DNS) or forget old answers (resolvers).
+        kept = {s for s, since in self._running_since().items() if before.get(s) == since}
+        if "dns" in kept:
+            self.run("dns", "load-zones", "--reload")
+        self.flush_resolvers([p for p in PROVIDERS if p.service in kept])
         return time.monotonic() - started
 
-    def flush_resolvers(self) -> None:
+    def _running_since(self) -> dict[str, tuple[str, str]]:
+        """service -> (container, when it started), for the running ones."""
+        return {service: (c["Id"], c["State"]["StartedAt"])
+                for service, c in self._inspect().items() if c["State"]["Running"]}
+
+    def flush_resolvers(self, providers: Iterable[Provider] = PROVIDERS) -> None:
         """Empty the providers' caching resolvers, as if every TTL had run out (after the
         zones changed, or the DNS came back)."""
         with ThreadPoolExecutor(len(PROVIDERS)) as pool:
-            list(pool.map(lambda p: self.run(p.service, "resolver", "flush"), PROVIDERS))
+            list(pool.map(lambda p: self.run(p.service, "resolver", "flush"), providers))
 
     def stop(self, *services: str) -> None:
         """Stop services' containers (as `compose stop`, without starting Compose)."""
