@@ -125,10 +125,27 @@ def build(lab: Lab, message_id: str | None = None) -> Trace:
                     lambda provider, recipient, mid: verdicts(lab, provider, recipient, mid))
 
 
+@dataclass
+class Readings:
+    """What a trace reads of one provider's log besides its messages: its refusals, and
+    the mailbox events and POP3/IMAP sessions of step 6. Made once per log when many
+    messages are traced from the same lines (the web view shows twelve)."""
+    rejects: list[maillog.Reject]
+    events: list[maillog.MailboxEvent]
+    sessions: dict[str, maillog.ReadSession]
+
+    @classmethod
+    def of(cls, lines: list[maillog.LogLine]) -> Readings:
+        return cls(maillog.rejects(lines), maillog.mailbox_events(lines),
+                   {s.session: s for s in maillog.read_sessions(lines)})
+
+
 def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillog.Message]],
-             logs: dict[str, list[maillog.LogLine]], verdict: Verdicts | None = None) -> Trace:
+             logs: dict[str, list[maillog.LogLine]], verdict: Verdicts | None = None,
+             readings: dict[str, Readings] | None = None) -> Trace:
     """The trace of message `wanted` from logs already read (the web view keeps them
-    as they come); `verdict` reads the receiver's verdicts, if given."""
+    as they come); `verdict` reads the receiver's verdicts, if given; `readings`, the
+    logs' refusals and step-6 events if they were read already."""
     origins = [(svc, m) for svc, q in queues.items() for m in q.values()
                if m.message_id == wanted and m.via]
     origin_svc, first = min(origins, key=lambda pair: pair[1].received)
@@ -144,6 +161,9 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
              (DNS, "ns.test"), (_letter(other), other.service), (receiver_lane, recipients[0])]
     events: list[Event] = []
     a, b = _letter(origin), _letter(other)
+
+    def read(provider: Provider) -> Readings:
+        return readings[provider.service] if readings else Readings.of(logs[provider.service])
 
     how = (f"submission (587), TLS, AUTH as {first.sasl_user}" if first.sasl_user
            else f"SMTP (25) from {first.client}")
@@ -197,7 +217,7 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
             outcome += f"; returned to {first.sender} ({notice})"
 
     if handed and (second := queues[other.service].get(handed.next_queue_id)):
-        discards = [r for r in maillog.rejects(logs[other.service])
+        discards = [r for r in read(other).rejects
                     if r.action == "discard" and r.client == second.client]
         if discards and not second.attempts:
             # B decided at RCPT, but it is the end of the hand-over that makes it final
@@ -218,7 +238,7 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
         for when, kind, notice in second.notices:
             events.append(Event(when, 5, b, a, f"{kind} notification {notice} to {second.sender}",
                                 ok=kind == "delivery status"))
-        reading, reading_outcome = _read(logs[other.service], wanted, receiver_lane, b)
+        reading, reading_outcome = _read(read(other), wanted, receiver_lane, b)
         events += reading
         outcome = reading_outcome or outcome
     events.sort(key=lambda e: e.time)
@@ -228,15 +248,14 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
 IMAP_DID = {"seen": "read it (now \\Seen on every device)", "expunged": "expunged it: gone from every device"}
 
 
-def _read(lines: list[maillog.LogLine], wanted: str, lane: str, b: str) -> tuple[list[Event], str]:
+def _read(readings: Readings, wanted: str, lane: str, b: str) -> tuple[list[Event], str]:
     """Step 6: the receiver's POP3 and IMAP sessions that touched the message, and
     where it is after them."""
     events, outcome = [], ""
-    sessions = {s.session: s for s in maillog.read_sessions(lines)}
-    for e in maillog.mailbox_events(lines):
+    for e in readings.events:
         if e.message_id != wanted or e.program not in ("pop3", "imap"):
             continue
-        session = sessions.get(e.session)
+        session = readings.sessions.get(e.session)
         if e.program == "pop3" and e.event in ("seen", "expunged"):
             login = session.time if session else e.time
             fetched = "fetched (RETR)" if session and session.retrieved else "looked at"
