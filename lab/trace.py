@@ -162,8 +162,12 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
     events: list[Event] = []
     a, b = _letter(origin), _letter(other)
 
+    known = readings if readings is not None else {}
+
     def read(provider: Provider) -> Readings:
-        return readings[provider.service] if readings else Readings.of(logs[provider.service])
+        if provider.service not in known:
+            known[provider.service] = Readings.of(logs[provider.service])
+        return known[provider.service]
 
     how = (f"submission (587), TLS, AUTH as {first.sasl_user}" if first.sasl_user
            else f"SMTP (25) from {first.client}")
