@@ -423,12 +423,24 @@ def delivery_bound(settings: config.Settings) -> float:
             + config.seconds(schedule["queue_run_delay"]) + 10)
 
 
-def settle(providers: list[Provider], address: str) -> None:
+def settle(providers: list[Provider], address: str, stall: float = 30, cap: float = 300) -> None:
     """Wait until no queue of these providers holds mail for `address`: what a test
-    then counts in the mailbox cannot be joined by mail still on its way."""
-    wait_until(lambda: not any(p.queued_for(address) for p in providers),
-               f"no mail for {address} left in the queues",
-               context=lambda: "\n".join(f"{p.service}: {p.queued_for(address)}" for p in providers))
+    then counts in the mailbox cannot be joined by mail still on its way. While the
+    count of queued messages keeps falling the wait goes on (hundreds of messages after
+    a crash take longer than 30 s on a busy machine), up to `cap`; mail that stops
+    moving for `stall` seconds fails."""
+    started = fewest_at = time.monotonic()
+    fewest = None
+    while queued := {p.service: entries for p in providers if (entries := p.queued_for(address))}:
+        count, now = sum(map(len, queued.values())), time.monotonic()
+        if fewest is None or count < fewest:
+            fewest, fewest_at = count, now
+        if now - fewest_at > stall or now - started > cap:
+            moved = "no message left them" if now - fewest_at > stall else "they kept moving"
+            raise WaitTimeout(f"{count} messages for {address} still queued after "
+                              f"{now - started:.0f} s ({moved} in the last {stall:.0f} s)\n"
+                              + "\n".join(f"{svc}: {entries[:3]}" for svc, entries in queued.items()))
+        time.sleep(1)
 
 
 def deferred_entry(provider: Provider, queue_id: str) -> dict | None:
