@@ -69,11 +69,18 @@ def new_helo(tag: str = "test") -> str:
     return f"{tag}-{uuid.uuid4().hex[:12]}.client.test"
 
 
-def refusals(provider: Container, helo: str, since: float) -> list[str]:
+def refusals(provider: Container, helo: str, since: float, expected: int = 1) -> list[str]:
     """The provider's "NOQUEUE: reject:" lines, logged from `since` on (seconds since
-    the epoch), for the sessions that said EHLO `helo`."""
-    return [line for line in provider.log(since=since - 1).splitlines()
-            if "NOQUEUE: reject:" in line and f" helo=<{helo}>" in line]
+    the epoch), for the sessions that said EHLO `helo`, once at least `expected` of them
+    are there: a line reaches the container's log a moment after the reply reached the
+    client (a test that read at once once found none)."""
+    def found() -> list[str]:
+        return [line for line in provider.log(since=since - 1).splitlines()
+                if "NOQUEUE: reject:" in line and f" helo=<{helo}>" in line]
+    if expected:
+        wait_until(lambda: len(found()) >= expected,
+                   f"{expected} refusal(s) of EHLO {helo} in {provider.service}'s log", timeout=10)
+    return found()
 
 
 def make_message(sender: str, recipient: str, subject: str = "maillab test",
