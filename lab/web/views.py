@@ -97,14 +97,15 @@ def mail(settings: Settings, logs: dict[str, list[maillog.LogLine]], since: floa
             journeys.append(journey(trace.assemble(settings, message_id, queues, logs, readings=readings)))
         except (LabError, ValueError, IndexError):  # a message the logs tell only half of, yet
             continue
-    return {"journeys": journeys, "refused": refusals(settings, logs)}
+    return {"journeys": journeys, "refused": refusals(settings, logs, readings)}
 
 
-def refusals(settings: Settings, logs: dict[str, list[maillog.LogLine]]) -> list[dict[str, Any]]:
+def refusals(settings: Settings, logs: dict[str, list[maillog.LogLine]],
+             readings: dict[str, trace.Readings]) -> list[dict[str, Any]]:
     """Relay attempts, forged senders, wrong passwords: who was stopped where, and why."""
     found = []
     for p in PROVIDERS:
-        for r in maillog.rejects(logs[p.service]):
+        for r in readings[p.service].rejects:
             address = re.search(r"\[([0-9.]+)\]", r.client)
             who = settings.service_at(address.group(1)) if address else ""
             found.append({"time": r.time, "at": p.service, "who": who or r.client, "what": r.action,
