@@ -251,6 +251,43 @@ def test_a_broken_key_fails_dkim_and_fix_mends_it(lab, container, settings):
         b.delete_message(Y, m.message_id)
 
 
+def forwarded(stored_copy: bytes) -> bytes:
+    """The copy a plain forwarder (a mailing list that changes nothing) sends on: the
+    message as it reached its reader, less the lines final delivery added."""
+    lines = stored_copy.split(b"\n")
+    return b"\n".join(line for line in lines if not line.startswith((b"Return-Path:", b"Delivered-To:")))
+
+
+@pytest.mark.disruptive
+def test_a_forwarded_copy_passes_on_its_signature_alone(lab, container, settings, outsider, dmarc):
+    """Where SPF cannot align, DMARC rests on DKIM alone. The outsider forwards copies of
+    X's messages to Y2 with an envelope sender of its own: the copy signed with A's good
+    key passes (dkim=pass, dmarc=pass); the copy signed with the broken key is refused
+    under p=reject, while X's own message with that key was saved by SPF."""
+    dmarc("reject")
+    b = container(PROVIDER_B.service)
+    [good] = submit_many(container("client-x"), X, settings.password(X), Y, 1, "forward-me")
+    copy = forwarded(stored(b, Y, good.message_id))
+    session = swaks(outsider, "--server", PROVIDER_B.mx, "--from", "list@nowhere.example", "--to", config.Y2,
+                    message=copy)
+    assert session.data_reply.startswith("250 2.0.0 Ok: queued as"), session.transcript
+    assert verdicts(stored(b, config.Y2, good.message_id), PROVIDER_B) == {
+        "spf": "none", "dkim": "pass", "dmarc": "pass"}
+    try:
+        lab_ok(lab, "dkim", "break")
+        [broken] = submit_many(container("client-x"), X, settings.password(X), Y, 1, "forward-me-broken")
+        copy = forwarded(stored(b, Y, broken.message_id))
+    finally:
+        lab_ok(lab, "dkim", "fix")
+    session = swaks(outsider, "--server", PROVIDER_B.mx, "--from", "list@nowhere.example", "--to", config.Y2,
+                    message=copy)
+    assert session.data_reply == DMARC_REFUSAL.strip(), session.transcript
+    settle([b], config.Y2)
+    assert b.messages_with(config.Y2, broken.message_id) == []
+    for address, message_id in ((Y, good.message_id), (Y, broken.message_id), (config.Y2, good.message_id)):
+        b.delete_message(address, message_id)
+
+
 def test_trace_shows_the_receivers_verdicts(lab, container, settings):
     [sent] = submit_many(container("client-x"), X, settings.password(X), Y, 1, "traced")
     stored(container(PROVIDER_B.service), Y, sent.message_id)
