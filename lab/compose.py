@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from lab import dnszones, tls
+from lab.composeenv import compose_env, write_compose_env
 from lab.config import (
     PROVIDERS,
     PUBLISHED_PORTS,
@@ -29,8 +30,6 @@ from lab.config import (
     SERVICES,
     Provider,
     Settings,
-    compose_env,
-    write_compose_env,
 )
 
 COMPOSE_FILE = REPO / "compose.yaml"

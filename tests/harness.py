@@ -2,13 +2,12 @@
 
 Everything acts from inside the containers (`docker exec`), never from the host's own
 network stack, so the suite runs on Docker Desktop as well as on Linux.
-Verbs: `wait_until` polls, `send_*` sends, `pop3` retrieves, `*_messages` / `queue` read
-state.
+Verbs: `wait_until` polls, `send_*` sends, `*_messages` / `queue` read state; sessions byte
+for byte (POP3, raw SMTP) are in tests/rawsession.py, IMAP in tests/imapsession.py.
 """
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 import os
@@ -31,7 +30,6 @@ from lab.config import SUBMIT_SCRIPT
 T = TypeVar("T")
 WAIT_TIMEOUT = float(os.environ.get("LAB_WAIT_TIMEOUT", "30"))
 CLIENT_SCRIPTS = Path(__file__).parent / "clients"
-RAW_SESSION = (CLIENT_SCRIPTS / "raw_session.py").read_bytes()
 
 
 class WaitTimeout(AssertionError):
@@ -249,99 +247,6 @@ def submit(client: Container, sender: str, password: str, recipient: str,
     )
 
 
-# --- raw bytes: SMTP and POP3 sessions byte for byte (tests/clients/raw_session.py) ----
-
-STARTTLS = "STARTTLS"  # a raw step: switch the connection to TLS here
-
-
-@dataclass
-class RawSession:
-    greeting: str | None
-    replies: list[str | None]  # one per step sent; None: no reply (the server had hung up)
-    closed: bool  # the server ended the connection before the client's QUIT
-    quit: str | None  # the server's reply to QUIT, when it was still there
-    local_port: int  # the client's port, as smtpd logs it ("from unknown[IP]:PORT")
-
-    @property
-    def answered(self) -> list[str]:
-        return [r for r in self.replies if r is not None]
-
-    @property
-    def last(self) -> str:
-        """The last reply the server gave (the greeting, if it answered no step)."""
-        return (self.answered or [self.greeting or ""])[-1]
-
-    @property
-    def transcript(self) -> str:
-        return (self.greeting or "") + "".join(self.answered) + (self.quit or "")
-
-
-def raw_session(client: Container, host: str, port: int, steps: list[bytes | str],
-                pregreet: bool = False, hangup: bytes | None = None, protocol: str = "smtp",
-                tls: str = "none") -> RawSession:
-    """Send exact bytes from `client`, one step at a time, reading one reply after each."""
-    spec = {
-        "host": host, "port": port, "pregreet": pregreet, "protocol": protocol, "tls": tls,
-        "steps": [s if s == STARTTLS else base64.b64encode(s).decode() for s in steps],
-    }
-    if hangup is not None:
-        spec["hangup"] = base64.b64encode(hangup).decode()
-    done = client.run("python3", "-", json.dumps(spec), input=RAW_SESSION)
-    result = json.loads(done.stdout)
-    if result["timed_out"]:
-        raise AssertionError(f"{host}:{port} did not answer in time: {result}")
-    return RawSession(result["greeting"], result["replies"], result["closed"], result["quit"],
-                      result["local_port"])
-
-
-@dataclass
-class PopReply:
-    command: str | None
-    reply: str  # the status line, without its CRLF
-    data: bytes | None  # a multi-line reply's data: exact bytes, dot-unstuffed, without the "."
-
-    @property
-    def ok(self) -> bool:
-        return self.reply.startswith("+OK")
-
-
-def _pop_reply(command: str | None, raw: str | None) -> PopReply:
-    if raw is None:
-        return PopReply(command, "(no reply: the server had hung up)", None)
-    status, _, rest = raw.encode("utf-8", "surrogateescape").partition(b"\r\n")
-    if not rest:
-        return PopReply(command, status.decode(), None)
-    assert rest.endswith(b"\r\n.\r\n") or rest == b".\r\n", raw
-    lines = rest[: -len(b".\r\n")].split(b"\r\n")
-    data = b"\r\n".join(line[1:] if line.startswith(b"..") else line for line in lines)
-    return PopReply(command, status.decode(), data)
-
-
-def pop3(client: Container, host: str, commands: list[str], tls: str = "stls",
-         port: int | None = None) -> list[PopReply]:
-    """One POP3 session from `client`, read byte for byte; the greeting, then one reply
-    per command (tls: "stls" first, "pop3s" on 995, or "none")."""
-    steps: list[bytes | str] = [b"STLS\r\n", STARTTLS] if tls == "stls" else []
-    steps += [f"{c}\r\n".encode() for c in commands]
-    session = raw_session(client, host, port or (995 if tls == "pop3s" else 110), steps, protocol="pop3",
-                          tls="implicit" if tls == "pop3s" else "none")
-    named = (["STLS"] if tls == "stls" else []) + commands
-    return [_pop_reply(None, session.greeting)] + [_pop_reply(c, r) for c, r in zip(named, session.replies)]
-
-
-def pop3_login(user: str, password: str) -> list[str]:
-    return [f"USER {user}", f"PASS {password}"]
-
-
-def plain_token(user: str, password: str) -> str:
-    """SASL PLAIN's one token: an empty authorization name, the login, the password."""
-    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
-
-
-def auth_plain(user: str, password: str) -> bytes:
-    return f"AUTH PLAIN {plain_token(user, password)}\r\n".encode()
-
-
 class Submitted(NamedTuple):
     """One message a client submitted, and what the server answered."""
 
@@ -373,20 +278,6 @@ def submit_many(client: Container, sender: str, password: str, recipient: str, c
 def deferred(provider: Provider) -> list[dict]:
     """A's deferred messages, each with the reason of its recipients' last failure."""
     return [m for m in provider.queue() if m["queue_name"] == "deferred"]
-
-
-def pop3_retrieve_all(client: Container, host: str, user: str, password: str,
-                      delete: bool = True) -> list[bytes]:
-    """Every message in the mailbox, over POP3 with STLS (and deleted, by default)."""
-    login = pop3_login(user, password)
-    stat = pop3(client, host, [*login, "STAT", "QUIT"])[-2]
-    count = int(stat.reply.split()[1])
-    if not count:
-        return []
-    retrs = [f"RETR {n}" for n in range(1, count + 1)]
-    deles = [f"DELE {n}" for n in range(1, count + 1)] if delete else []
-    replies = pop3(client, host, [*login, *retrs, *deles, "QUIT"])
-    return [r.data for r in replies if r.command and r.command.startswith("RETR")]
 
 
 def fill_mailbox(provider, address: str, size: int) -> None:

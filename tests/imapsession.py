@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tests.harness import STARTTLS, Container, raw_session
+from tests.harness import Container
+from tests.rawsession import STARTTLS, raw_session
 
 LITERAL = re.compile(rb"\{(\d+)\}\r\n")
 

@@ -21,7 +21,8 @@ from lab.checker import count_mailbox, mailbox_service
 from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 from lab.journal import Journal
-from tests.harness import Container, plain_token, wait_until
+from tests.harness import Container, wait_until
+from tests.rawsession import plain_token
 
 TYPIST = (Path(__file__).parent / "clients" / "typist.py").read_bytes()
 BIG_FILE = "/root/big"  # exercise 7's attachment

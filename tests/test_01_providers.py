@@ -9,7 +9,8 @@ import pytest
 from lab import config
 from lab.compose import docker
 from lab.config import PROVIDER_B, Y
-from tests.harness import pop3, pop3_login, wait_until
+from tests.harness import wait_until
+from tests.rawsession import pop3, pop3_login
 
 POSTFIX_STARTED = re.compile(r"^\S+ \S+ \S+ mx postfix/master\[\d+\]: daemon started -- version 3\.7\.\d+, "
                              r"configuration /etc/postfix$", re.MULTILINE)

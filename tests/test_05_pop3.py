@@ -6,7 +6,8 @@ import re
 import pytest
 
 from lab.config import PROVIDER_B, X, Y
-from tests.harness import make_message, pop3, pop3_login, submit, wait_until
+from tests.harness import make_message, submit, wait_until
+from tests.rawsession import pop3, pop3_login
 
 POP_B = PROVIDER_B.pop
 SUBJECT = "メールのしくみ: POP で受け取る"

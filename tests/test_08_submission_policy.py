@@ -8,17 +8,8 @@ import time
 import pytest
 
 from lab.config import PROVIDER_A, X2, X, Y
-from tests.harness import (
-    STARTTLS,
-    auth_plain,
-    make_message,
-    new_helo,
-    raw_session,
-    refusals,
-    submit,
-    swaks,
-    wait_until,
-)
+from tests.harness import make_message, new_helo, refusals, submit, swaks, wait_until
+from tests.rawsession import STARTTLS, auth_plain, raw_session
 
 SMTP_A = PROVIDER_A.smtp
 EHLO = b"EHLO client.example\r\n"

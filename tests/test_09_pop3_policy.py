@@ -4,7 +4,7 @@ plain errors for messages that are not there."""
 import pytest
 
 from lab.config import PROVIDER_B, Y
-from tests.harness import pop3, pop3_login
+from tests.rawsession import pop3, pop3_login
 
 POP_B = PROVIDER_B.pop
 NO_CLEARTEXT = "-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import pytest
 
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
-from tests.harness import STARTTLS, auth_plain, client_in_log, new_message_id, raw_session, settle, wait_until
+from tests.harness import client_in_log, new_message_id, settle, wait_until
+from tests.rawsession import STARTTLS, auth_plain, raw_session
 
 SMTP_A, MX_A, POP_A, IMAP_A = PROVIDER_A.smtp, PROVIDER_A.mx, PROVIDER_A.pop, PROVIDER_A.imap
 EHLO = b"EHLO client.example\r\n"

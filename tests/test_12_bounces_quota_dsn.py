@@ -15,14 +15,12 @@ from tests.harness import (
     delivery_bound,
     delivery_reports,
     nearly_fill,
-    pop3,
-    pop3_login,
-    pop3_retrieve_all,
     settle,
     submit_many,
     too_big_for_the_rest,
     wait_until,
 )
+from tests.rawsession import pop3, pop3_login, pop3_retrieve_all
 from tests.solutions import postfix_message
 
 POP_A, POP_B = PROVIDER_A.pop, PROVIDER_B.pop

@@ -14,7 +14,8 @@ import pytest
 from lab import config
 from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
-from tests.harness import STARTTLS, auth_plain, raw_session, submit_many, wait_until
+from tests.harness import submit_many, wait_until
+from tests.rawsession import STARTTLS, auth_plain, raw_session
 
 # (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S,
 # IMAP after STARTTLS, IMAPS.

@@ -14,16 +14,8 @@ import pytest
 from lab import config, dnszones, switches
 from lab.checker import auth_results, header_block
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
-from tests.harness import (
-    make_message,
-    new_helo,
-    raw_session,
-    refusals,
-    settle,
-    submit_many,
-    swaks,
-    wait_until,
-)
+from tests.harness import make_message, new_helo, refusals, settle, submit_many, swaks, wait_until
+from tests.rawsession import raw_session
 from tests.solutions import lab_ok
 
 VANTAGE_POINTS = ["client-x", "provider-a", "client-y", "provider-b", "outsider"]

@@ -16,16 +16,9 @@ import pytest
 
 from lab import config, maillog
 from lab.config import PROVIDER_B, Y
-from tests.harness import (
-    fill_mailbox,
-    make_message,
-    plain_token,
-    pop3,
-    pop3_login,
-    submit,
-    wait_until,
-)
+from tests.harness import fill_mailbox, make_message, submit, wait_until
 from tests.imapsession import imap, imap_login
+from tests.rawsession import plain_token, pop3, pop3_login
 from tests.solutions import lab_command
 
 IMAP_B = PROVIDER_B.imap

@@ -37,13 +37,13 @@ from tests.harness import (
     make_message,
     nearly_fill,
     new_message_id,
-    pop3_retrieve_all,
     submit,
     submit_many,
     swaks,
     too_big_for_the_rest,
     wait_until,
 )
+from tests.rawsession import pop3_retrieve_all
 from tests.webpage import Served, browser_session, read_all
 
 pytestmark = [PORTS_LAB]

@@ -9,7 +9,8 @@ import pytest
 from lab.checker import count_mailbox, read_mailbox
 from lab.compose import LabError
 from lab.config import PROVIDER_A, Y
-from tests.harness import Container, raw_session
+from tests.harness import Container
+from tests.rawsession import raw_session
 
 
 def test_a_mailbox_that_cannot_be_read_is_an_error_not_empty(lab, provider_b):

@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 
-from lab import access, config, switches
+from lab import access, composeenv, config, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
 from lab.journal import Journal
@@ -95,7 +95,7 @@ def build(lab: Lab, args: argparse.Namespace) -> Exit:
 def show_config(lab: Lab, args: argparse.Namespace) -> Exit:
     """check .env and show every value derived from it"""
     print(f"# .env is valid; project {lab.project} would use:")
-    for key, value in sorted(config.compose_env(lab.settings).items()):
+    for key, value in sorted(composeenv.compose_env(lab.settings).items()):
         print(f"{key}={value}")
     return Exit.OK
 
