@@ -325,8 +325,14 @@ def dmarc_the_domain_decides(lab: Lab) -> None:
     lab_ok(lab, "dkim", "break")
     swaks_x_to(lab)
     wait_until(lambda: mailbox_count(lab, Y) == 3, "X's message signed with the broken key")
+    forward = (f"curl -s --ssl-reqd pop3://{PROVIDER_B.pop}/{{n}} -u {Y}:{lab.settings.password(Y)} "
+               "> copy.eml",
+               f"swaks --server {PROVIDER_B.mx} --from list@nowhere.example --to {Y2} --data copy.eml")
+    type_in_shell(lab, "outsider", *(line.format(n=3) for line in forward))  # refused
     lab_ok(lab, "dkim", "fix")
     swaks_x_to(lab)
+    wait_until(lambda: mailbox_count(lab, Y) == 4, "X's message signed with the good key")
+    type_in_shell(lab, "outsider", *(line.format(n=4) for line in forward))
 
 
 def pop_or_imap(lab: Lab) -> None:

@@ -1,17 +1,19 @@
 """Exercise 13: the domain decides. The outsider's forged From: under each DMARC
-policy (recorded, marked, refused), and A's broken signature saved by SPF."""
+policy (recorded, marked, refused); A's broken signature saved by SPF, and the same
+mail forwarded, where only the signature can save it."""
 
 import re
 
 from lab.checker import Evidence, Result, Step, auth_results, failed, header_block, passed
-from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 
 
-def forged(ev: Evidence) -> list[str]:
-    """The headers of messages at Y whose From: says X but which did not come from X."""
-    heads = [header_block(m) for m in ev.mailbox(Y)]
+def forged(ev: Evidence, address: str = Y) -> list[str]:
+    """The headers of messages at `address` whose From: says X but which did not come
+    from X (the outsider's forgeries, and copies it forwarded)."""
+    heads = [header_block(m) for m in ev.mailbox(address)]
     return [h for h in heads if re.search(rf"^From:.*{re.escape(X)}", h, re.M | re.I)
             and not re.search(rf"^Return-Path: <{re.escape(X)}>", h, re.M)]
 
@@ -59,6 +61,36 @@ def saved_by_spf(ev: Evidence) -> Result:
     return failed("no message of X at Y with dkim=fail and dmarc=pass")
 
 
+def key_broken_windows(ev: Evidence) -> list[tuple[float, float]]:
+    """The times between a `lab dkim break` and the next `lab dkim fix`."""
+    windows: list[tuple[float, float]] = []
+    start: float | None = None
+    for event in ev.events("dkim"):
+        if event.get("broken") and start is None:
+            start = event.time
+        elif not event.get("broken") and start is not None:
+            windows.append((start, event.time))
+            start = None
+    return windows + ([(start, float("inf"))] if start is not None else [])
+
+
+def forward_refused(ev: Evidence) -> Result:
+    outsider = ev.settings.address("outsider")
+    windows = key_broken_windows(ev)
+    found = [r for r in ev.rejects(B) if r.action == "milter-reject" and "DMARC" in r.reply
+             and f"[{outsider}]" in r.client and any(a - 1 <= r.time <= b + 1 for a, b in windows)]
+    return passed(f"{found[-1].reply} (from=<{found[-1].sender}>)") if found else failed(
+        "B has refused no copy forwarded by the outsider while A's key was broken")
+
+
+def saved_by_signature(ev: Evidence) -> Result:
+    for head in forged(ev, Y2):
+        found = auth_results(head.encode(), PROVIDER_B.mx)
+        if (found.get("dkim"), found.get("dmarc")) == ("pass", "pass") and found.get("spf") != "pass":
+            return passed(f"a forwarded copy at y2: spf={found.get('spf')}, yet dkim=pass and dmarc=pass")
+    return failed("no forwarded copy of X's mail at y2 with dkim=pass and dmarc=pass")
+
+
 def key_fixed(ev: Evidence) -> Result:
     fixed = [e for e in ev.events("dkim") if not e.get("broken")]
     key = ev.switches[A].dkim_key
@@ -75,5 +107,11 @@ STEPS = [
     Step("Under p=reject, B refused it", refused_after_quarantine, "lab dmarc reject, and forge once more"),
     Step("With A's key broken, X's mail failed DKIM and passed DMARC", saved_by_spf,
          "lab dkim break, then send from X to Y (exercise 2)"),
+    Step("With the key broken, a forwarded copy was refused", forward_refused,
+         "in the outsider: curl -s --ssl-reqd pop3://pop.provider-b.test/3 -u y@provider-b.test:y-password "
+         "> copy.eml, then swaks --server mx.provider-b.test --from list@nowhere.example --to "
+         "y2@provider-b.test --data copy.eml"),
     Step("A's key is fixed", key_fixed, "lab dkim fix"),
+    Step("Forwarded with the good key, it passed on DKIM alone", saved_by_signature,
+         "after lab dkim fix, send from X to Y again and forward that message (/4) the same way"),
 ]
