@@ -28,7 +28,7 @@ import os
 import time
 
 from lab import config
-from lab.bench import faults, measure, web
+from lab.bench import cpu, faults, measure, web
 from lab.bench.report import table
 
 __all__ = ["run", "table"]
@@ -50,7 +50,7 @@ def run() -> dict:
     # (Postfix's max_idle, 30 s in main.cf), as they do whenever no mail moves.
     time.sleep(35)
     results["memory_at_rest_mib"] = measure.memory(lab)
-    results["idle_cpu"] = measure.idle_cpu(lab, _setting("BENCH_IDLE", 30))
+    results["idle_cpu"] = cpu.idle_cpu(lab, _setting("BENCH_IDLE", 30))
     results["latency_ms"] = measure.latency(lab, _setting("BENCH_MESSAGES", 100))
     if _setting("BENCH_WEB_MESSAGES", 50):
         results["web"] = web.measure(lab, _setting("BENCH_WEB_MESSAGES", 50))

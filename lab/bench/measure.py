@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lab import classroom as classroom_labs
 from lab import config, faults, switches
+from lab.bench import cpu
 from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
 
@@ -145,37 +146,6 @@ def warm_up_each_compose(lab: Lab, runs: int) -> dict:
     return results
 
 
-def _busy_jiffies() -> tuple[int, int]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle and iowait
-    return sum(values) - idle, sum(values)
-
-
-def _busy_percent(seconds: float) -> float:
-    """The machine's busy time over `seconds`, in percent of one core."""
-    busy0, total0 = _busy_jiffies()
-    time.sleep(seconds)
-    busy1, total1 = _busy_jiffies()
-    return 100 * (busy1 - busy0) / (total1 - total0) * (os.cpu_count() or 1)
-
-
-def idle_cpu(lab: Lab, seconds: int) -> dict:
-    """The whole machine's CPU over `seconds` with the lab up and idle, then with no lab
-    (the lab's containers stopped): what the lab costs at rest is the difference."""
-    with_lab = _busy_percent(seconds)
-    lab.stop(*config.SERVICES)
-    try:
-        without = _busy_percent(seconds)
-    finally:
-        lab.start(*config.SERVICES)
-        lab.wait_healthy(60)
-    result = {"seconds": seconds, "with_lab_pct": with_lab, "without_lab_pct": without,
-              "lab_pct": max(0.0, with_lab - without)}
-    _say(f"idle CPU: {with_lab:.2f} % of a core with the lab at rest, {without:.2f} % without")
-    return result
-
-
 def cold_start(lab: Lab) -> dict:
     lab.down(volumes=True)
     images = ["maillab.test/provider:latest", "maillab.test/client:latest", "maillab.test/dns:latest",
@@ -291,13 +261,13 @@ def classroom(count: int, pairs: int = 6) -> dict:
     X -> Y message in each, and isolation on a sample of pairs (X of one lab cannot
     reach another lab's A, while it reaches its own)."""
     labs = classroom_labs.labs(range(CLASS_FIRST_ID, CLASS_FIRST_ID + count))
-    before = _busy_percent(15)
+    before = cpu.busy_percent(15)
     started = time.monotonic()
     try:
         healthy = classroom_labs.start(labs, lambda line: _say(f"class: {line.strip()}"))
         up_seconds = time.monotonic() - started
         time.sleep(5)  # let the start-up settle
-        at_rest = _busy_percent(30)
+        at_rest = cpu.busy_percent(30)
         per_lab = [round(sum(memory(lab).values()), 1) for lab in labs]
         with ThreadPoolExecutor(4) as pool:
             delivered = sum(pool.map(_delivers, labs))

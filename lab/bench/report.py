@@ -43,9 +43,11 @@ def table(r: dict) -> str:
         row("cold start, no images at all", f"{seconds:.0f} s", f"<= {GOALS['cold_start_s']} s",
             seconds <= GOALS["cold_start_s"])
     idle = r["idle_cpu"]
-    row(f"CPU of the lab at rest (machine over {idle['seconds']} s, with - without)",
-        f"{idle['lab_pct']:.2f} % of a core "
-        f"({idle['with_lab_pct']:.2f} with, {idle['without_lab_pct']:.2f} without)",
+    row(f"CPU of the lab at rest (its containers and Docker, {idle['seconds']} s)",
+        f"{idle['lab_pct']:.2f} % of a core"
+        + ("" if idle.get("attributed_pct") is not None else " (no cgroups: the machine's difference)")
+        + f" (machine {idle['with_lab_pct']:.2f} with, "
+        f"{idle['without_lab_pct']:.2f} without)",
         f"<= {GOALS['idle_cpu_pct']} %", idle["lab_pct"] <= GOALS["idle_cpu_pct"])
     at_rest = sum(r["memory_at_rest_mib"].values())
     row("memory of the whole lab at rest",
