@@ -144,7 +144,9 @@ def dkim(lab: Lab, args: argparse.Namespace) -> Exit:
     Journal(lab.settings).record("dkim", broken=broken)
     if broken:
         print("LAB SWITCH: provider-a now signs with a key the DNS does not publish: its mail fails DKIM\n"
-              "at B (dkim=fail), and DMARC passes only if SPF does. Undo: lab dkim fix")
+              "at B (dkim=fail), and DMARC passes only if SPF does. X's own mail comes from A's listed\n"
+              "address and still passes; a copy forwarded from elsewhere is refused under p=reject\n"
+              "(exercise 13). Undo: lab dkim fix")
     else:
         print("provider-a signs with the key its DNS publishes again (dkim=pass at B).")
     return Exit.OK
