@@ -73,6 +73,8 @@ def render(text: str, color: bool) -> str:
             flush()
             out.append(style("  | " + inline(line.lstrip("> ")), DIM))
             continue
+        if not block and (nested := re.match(r"( {1,3})\S", line)):
+            lead = indent = "  " + nested.group(1)  # a list item's next paragraph, under its text
         block.append(line.strip())  # a paragraph, or a list item going on
     flush()
     return "\n".join(out).strip() + "\n"

@@ -48,6 +48,13 @@ def test_show_renders_markdown_without_colour_when_piped():
     assert "    dig MX provider-b.test" in text  # code blocks indented, kept verbatim
 
 
+def test_show_keeps_a_list_items_next_paragraph_under_its_text():
+    text = render("Steps:\n\n1. Send it:\n\n       swaks --to y\n\n   What does B answer?\n2. Next.\n",
+                  color=False)
+    assert text.splitlines() == ["Steps:", "", "  1. Send it:", "", "       swaks --to y", "",
+                                 "     What does B answer?", "  2. Next."]
+
+
 def test_list_shows_every_exercise(lab):
     code, out = lab_command(lab, "list")
     assert code == 0
