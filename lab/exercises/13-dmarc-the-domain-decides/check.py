@@ -108,7 +108,7 @@ STEPS = [
     Step("With A's key broken, X's mail failed DKIM and passed DMARC", saved_by_spf,
          "lab dkim break, then send from X to Y (exercise 2)"),
     Step("With the key broken, a forwarded copy was refused", forward_refused,
-         "in the outsider: curl -s --ssl-reqd pop3://pop.provider-b.test/3 -u y@provider-b.test:y-password "
+         "in the outsider: curl -s --ssl-reqd pop3://pop.provider-b.test/3 -u y@provider-b.test:... "
          "> copy.eml, then swaks --server mx.provider-b.test --from list@nowhere.example --to "
          "y2@provider-b.test --data copy.eml"),
     Step("A's key is fixed", key_fixed, "lab dkim fix"),
