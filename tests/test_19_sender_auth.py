@@ -13,6 +13,7 @@ import pytest
 
 from lab import config, dnszones, switches
 from lab.checker import auth_results, header_block
+from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import make_message, new_helo, refusals, settle, submit_many, swaks, wait_until
 from tests.rawsession import raw_session
@@ -79,6 +80,22 @@ def test_every_lab_has_keys_of_its_own(lab, settings):
         shutil.rmtree(other.state_dir, ignore_errors=True)
     private = dnszones.dkim_dir(settings, PROVIDER_A) / "good.key"
     assert config.STATE_DIR in private.parents and "PRIVATE KEY" in private.read_text()
+
+
+def test_make_clean_deletes_a_labs_keys_and_its_next_start_makes_new_ones(settings):
+    """`lab clean` on a lab of its own, never started: its DKIM keys go with its volumes."""
+    other = config.load(lab_id=settings.lab_id + 44, project="maillab-test-clean", environ={
+        **config.read_env_file(config.ENV_FILE), "PUBLISH_PORTS": "off"})
+    try:
+        dnszones.ensure_dkim_keys(other)
+        before = dnszones.dkim_public_key(other, PROVIDER_A)
+        assert "stopped and its volumes deleted" in lab_ok(Lab(other), "clean")
+        assert not dnszones.dkim_dir(other, PROVIDER_A).exists()
+        dnszones.ensure_dkim_keys(other)
+        assert dnszones.dkim_public_key(other, PROVIDER_A) != before
+    finally:
+        shutil.rmtree(other.state_dir, ignore_errors=True)
+        other.env_file.unlink(missing_ok=True)
 
 
 # --- honest mail: signed, and checked --------------------------------------------------------
