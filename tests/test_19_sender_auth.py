@@ -188,6 +188,16 @@ def test_a_forged_envelope_sender_is_refused_at_rcpt_by_spf(container, outsider)
     assert f"from=<{X}> to=<{Y}>" in refused
 
 
+def test_a_forged_helo_with_a_null_sender_is_refused_at_rcpt_by_spf(outsider, settings):
+    """With no envelope sender (a bounce) SPF judges the name given in HELO: the outsider
+    claiming to be A's server is refused, while B's own reports (null sender) pass at A."""
+    session = swaks(outsider, "--server", PROVIDER_B.mx, "--from", "<>", "--to", Y, "--quit-after", "RCPT",
+                    helo=PROVIDER_A.mx)
+    assert session.reply("RCPT") == (
+        f"550 5.7.1 <{Y}>: Recipient address rejected: SPF: {settings.address('outsider')} is not a mail "
+        f"server of {PROVIDER_A.mx} (dig TXT {PROVIDER_A.mx})"), session.transcript
+
+
 def forge_header_from(outsider, recipient: str = Y) -> tuple[str, object]:
     """The outsider's cleanest forgery: a null envelope sender (nothing for SPF to fail)
     and X only in the From: header, which the reader sees."""
