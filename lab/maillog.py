@@ -153,6 +153,7 @@ class Reject:
     sender: str
     recipient: str
     action: str = "reject"  # or "discard", "milter-reject"
+    queue_id: str = ""  # a milter-reject's: its message-id= line tells which message it was
 
     @property
     def greylisted(self) -> bool:
@@ -175,7 +176,7 @@ def rejects(lines: list[LogLine]) -> list[Reject]:
         elif m := MILTER_REJECT.search(line.text):
             command, client, reply, sender, recipient = m.groups()
             found.append(Reject(line.time, line.program, command, client, reply, sender, recipient,
-                                "milter-reject"))
+                                "milter-reject", line.queue_id))
     return found
 
 

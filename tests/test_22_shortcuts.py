@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lab.config import PROVIDER_A, X, Y
+from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import wait_until
 from tests.solutions import container, lab_command, lab_ok, swaks_x_to, type_in_shell, wait_for_attempt
 
@@ -63,3 +63,21 @@ def test_exercise_1_listing_the_zone_files_is_not_reading_one(lab):
     assert code == 1
     assert "[FAIL] 7. On the DNS server you read the zone file that gives these answers" in out, out
     assert "no reading of a zone file (cat, less, grep, ...) typed in dns yet" in out, out
+
+
+def test_exercise_13_a_forgery_while_the_key_is_broken_is_not_a_forwarded_copy(lab):
+    """Step 6 wants B to refuse a copy of X's own broken-key message, found by its
+    Message-ID: the outsider's forgery, refused by DMARC in the same minutes, is not one."""
+    lab_ok(lab, "reset")
+    try:
+        lab_ok(lab, "dkim", "break")
+        swaks_x_to(lab)
+        out = type_in_shell(lab, "outsider", f'swaks --server {PROVIDER_B.mx} --from bulk@nowhere.example '
+                                             f'--header "From: {X}" --to {Y}')
+        assert "550 5.7.1 rejected by DMARC policy" in out, out
+        code, out = lab_command(lab, "check", "13")
+    finally:
+        lab_ok(lab, "reset")
+    assert code == 1
+    assert "[FAIL] 6. With the key broken, a forwarded copy was refused" in out, out
+    assert "B has refused no forwarded copy of X's mail signed with the broken key" in out, out

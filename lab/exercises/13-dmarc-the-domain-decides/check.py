@@ -75,12 +75,16 @@ def key_broken_windows(ev: Evidence) -> list[tuple[float, float]]:
 
 
 def forward_refused(ev: Evidence) -> Result:
-    outsider = ev.settings.address("outsider")
+    """A DMARC refusal at B of a message X sent while A's key was broken: by Message-ID,
+    so that a forgery in the same minutes does not count."""
     windows = key_broken_windows(ev)
+    broken = {m.message_id for m in ev.submitted_by(X)  # the log's times are whole seconds
+              if m.message_id and any(a - 1 <= m.received <= b + 1 for a, b in windows)}
+    ids = {m.queue_id: m.message_id for m in ev.messages(B)}
     found = [r for r in ev.rejects(B) if r.action == "milter-reject" and "DMARC" in r.reply
-             and f"[{outsider}]" in r.client and any(a - 1 <= r.time <= b + 1 for a, b in windows)]
+             and ids.get(r.queue_id) in broken]
     return passed(f"{found[-1].reply} (from=<{found[-1].sender}>)") if found else failed(
-        "B has refused no copy forwarded by the outsider while A's key was broken")
+        "B has refused no forwarded copy of X's mail signed with the broken key")
 
 
 def saved_by_signature(ev: Evidence) -> Result:
