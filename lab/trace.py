@@ -245,8 +245,22 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
         reading, reading_outcome = _read(read(other), wanted, receiver_lane, b)
         events += reading
         outcome = reading_outcome or outcome
+    events += _refused_copies(settings, read(other), queues[other.service], wanted, origin, b)
     events.sort(key=lambda e: e.time)
     return Trace(wanted, lanes, events, outcome)
+
+
+def _refused_copies(settings: Settings, readings: Readings, queue: dict[str, maillog.Message], wanted: str,
+                    origin: Provider, b: str) -> list[Event]:
+    """Copies of the message that someone else sent on to B (a forwarder, a mailing
+    list) and B refused at the end of DATA: found by the Message-ID of their queue id.
+    A's own hand-over is drawn from A's side already."""
+    ids = {q for q, m in queue.items() if m.message_id == wanted}
+    origin_address = f"[{settings.address(origin.service)}]"
+    return [Event(r.time, 4, b, b, f"a copy sent on by {r.client} (from=<{r.sender}>) refused at the end "
+                  f"of DATA: {r.reply}", ok=False)
+            for r in readings.rejects
+            if r.action == "milter-reject" and r.queue_id in ids and origin_address not in r.client]
 
 
 IMAP_DID = {"seen": "read it (now \\Seen on every device)", "expunged": "expunged it: gone from every device"}

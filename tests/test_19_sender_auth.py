@@ -303,6 +303,17 @@ def test_a_forwarded_copy_passes_on_its_signature_alone(lab, container, settings
     assert session.data_reply == DMARC_REFUSAL.strip(), session.transcript
     settle([b], config.Y2)
     assert b.messages_with(config.Y2, broken.message_id) == []
+    # `lab trace` of X's message shows it delivered, and the copy B refused
+    outsider_ip = settings.address("outsider")
+    refused_copy = (f"a copy sent on by unknown[{outsider_ip}] (from=<list@nowhere.example>) refused at the "
+                    "end of DATA: 5.7.1 rejected by DMARC policy for provider-a.test")
+
+    def traced() -> str | None:
+        out = lab_ok(lab, "trace", broken.message_id)
+        return out if refused_copy in out else None
+
+    trace = wait_until(traced, "the refused copy in the trace")
+    assert "spf=pass dkim=fail dmarc=pass" in trace, trace
     for address, message_id in ((Y, good.message_id), (Y, broken.message_id), (config.Y2, good.message_id)):
         b.delete_message(address, message_id)
 
