@@ -5,9 +5,11 @@ solutions)."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
+from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import wait_until
 from tests.solutions import container, lab_command, lab_ok, swaks_x_to, type_in_shell, wait_for_attempt
@@ -43,7 +45,16 @@ def test_exercise_6_a_look_too_early_and_a_flush_do_not_count(lab):
         wait_for_attempt(lab, PROVIDER_A.service, message_id, "deferred",
                          lambda m: any(a.status == "deferred" for a in m.attempts))
         lab_ok(lab, "restore", "b-down")
-        type_in_shell(lab, PROVIDER_A.service, "postqueue -f")  # pushed out by hand
+        # B slow to answer (frozen for 5 s, as a busy machine can be): the flush's
+        # delivery comes seconds after it was typed, and is still the flush's doing.
+        # (CI once saw it 4 s late, and the check took it for A's own retry.)
+        slow_b = lab.container(PROVIDER_B.service)
+        docker("pause", slow_b)
+        try:
+            type_in_shell(lab, PROVIDER_A.service, "postqueue -f")  # pushed out by hand
+            time.sleep(5)
+        finally:
+            docker("unpause", slow_b)
         wait_for_attempt(lab, PROVIDER_A.service, message_id, "delivered",
                          lambda m: any(a.status == "sent" for a in m.attempts))
         code, out = lab_command(lab, "check", "6")

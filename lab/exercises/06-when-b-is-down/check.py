@@ -49,9 +49,11 @@ def retried_and_delivered(ev: Evidence) -> Result:
         sent = [a.time for a in m.attempts if a.status == "sent"]
         if not sent:
             continue
-        # a flush delivers at once: one typed just before the delivery made it (the
-        # history counts whole seconds); one typed while B was still down did nothing
-        pushed = [cmd for when, cmd in flushes if sent[0] - 3 <= when <= sent[0] + 1]
+        # A flush makes A try at once: the delivery was the flush's doing when it is the
+        # first attempt after the flush was typed (however slowly a busy B answered). A
+        # flush typed while B was still down met a failure first, and did nothing.
+        pushed = [cmd for when, cmd in flushes
+                  if next((a.time for a in m.attempts if a.time >= when), None) == sent[0]]
         if pushed:
             return failed(f"{m.queue_id} left after `{pushed[-1]}`, typed in provider-a: that was you, "
                           "not A retrying by itself")
