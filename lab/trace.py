@@ -276,7 +276,10 @@ def _read(readings: Readings, wanted: str, lane: str, b: str) -> tuple[list[Even
         session = readings.sessions.get(e.session)
         if e.program == "pop3" and e.event in ("seen", "expunged"):
             login = session.time if session else e.time
-            fetched = "fetched (RETR)" if session and session.retrieved else "looked at"
+            if session and session.ended:
+                fetched = "fetched (RETR)" if session.retrieved else "looked at"
+            else:  # what the session did comes with its logout line, a moment after this one
+                fetched = "reached"
             what = f"{fetched} and deleted it" if e.event == "expunged" else f"{fetched} it"
             events.append(Event(login, 6, lane, b, f"POP3 login as {e.user}, {what}"))
             where = "deleted from the mailbox" if e.event == "expunged" else "still in the mailbox"

@@ -102,9 +102,14 @@ def journey(driver: WebDriver, message_id: str) -> dict | None:
         " text: j.textContent};", message_id)
 
 
-def wait_place(driver: WebDriver, message_id: str, place: str, timeout: float = 15) -> dict:
-    return wait_until(lambda: (j := journey(driver, message_id)) and j["place"] == place and j,
-                      f"{message_id} shown at {place!r}", timeout=timeout,
+def wait_place(driver: WebDriver, message_id: str, place: str, timeout: float = 15, saying: str = "") -> dict:
+    """The message's journey once the page shows it at `place` (and its text says `saying`:
+    the page is redrawn as each log line comes, and the last one may add to the text)."""
+    def shown() -> dict | None:
+        j = journey(driver, message_id)
+        return j if j and j["place"] == place and saying in j["text"] else None
+
+    return wait_until(shown, f"{message_id} shown at {place!r} saying {saying!r}", timeout=timeout,
                       context=lambda: f"on the page: {journey(driver, message_id)}")
 
 
@@ -170,8 +175,9 @@ def test_y_fetching_it_over_pop3_is_step_6(page: WebDriver, ports_lab: Lab):
     client_y = Container("client-y", ports_lab.container("client-y"))
     fetched = pop3_retrieve_all(client_y, PROVIDER_B.pop, Y, ports_lab.settings.password(Y))
     assert any(message_id.encode() in m for m in fetched)
-    shown = wait_place(page, message_id, "retrieved")
-    assert shown["step"] == 6 and "fetched (RETR) by y@provider-b.test over POP3" in shown["text"]
+    # Dovecot logs the deletion, then the session's logout with what it fetched (retr=1)
+    shown = wait_place(page, message_id, "retrieved", saying="fetched (RETR) by y@provider-b.test over POP3")
+    assert shown["step"] == 6
 
 
 def test_the_message_page_draws_its_trace_and_headers_bottom_up(page: WebDriver, web: Served,
