@@ -17,11 +17,11 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
 from lab import config
+from lab.bench.report import say
 from lab.compose import Lab, docker
 
 # Docker's processes, by the name the kernel keeps (15 characters at most).
@@ -60,18 +60,27 @@ def _cgroup_seconds(container_id: str) -> float | None:
     return None
 
 
+def process_seconds(pid: int, children: bool = False) -> tuple[str, float]:
+    """A process's name and CPU seconds so far (from /proc/PID/stat); with `children`,
+    those of the children it has waited for too."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    name, fields = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+    ticks = fields[11:15] if children else fields[11:13]  # utime, stime (, cutime, cstime)
+    return name, sum(int(v) for v in ticks) / TICKS
+
+
 def _docker_processes() -> dict[int, float]:
     """CPU seconds of each Docker process so far, its waited-for children included (a
     runc that ran an exec and exited is counted in its shim)."""
     found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
+        pid = int(stat.parent.name)
         try:
-            text = stat.read_text()
+            name, seconds = process_seconds(pid, children=True)
         except OSError:
             continue  # gone meanwhile
-        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
         if name in DOCKER_PROCESSES:
-            found[int(stat.parent.name)] = sum(int(v) for v in rest[11:15]) / TICKS  # utime..cstime
+            found[pid] = seconds
     return found
 
 
@@ -105,6 +114,6 @@ def idle_cpu(lab: Lab, seconds: int) -> dict:
     result = {"seconds": seconds, "with_lab_pct": with_lab, "without_lab_pct": without,
               "machine_pct": max(0.0, with_lab - without), "attributed_pct": attributed}
     result["lab_pct"] = attributed if attributed is not None else result["machine_pct"]
-    print(f"bench: idle CPU: {result['lab_pct']:.2f} % of a core (containers and Docker: {attributed}); "
-          f"the machine {with_lab:.2f} % with the lab, {without:.2f} % without", file=sys.stderr, flush=True)
+    say(f"idle CPU: {result['lab_pct']:.2f} % of a core (containers and Docker: {attributed}); "
+        f"the machine {with_lab:.2f} % with the lab, {without:.2f} % without")
     return result

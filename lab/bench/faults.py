@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 
 from lab import config, faults
+from lab.bench.report import say
 from lab.checker import count_mailbox, message_ids, read_mailbox
 from lab.compose import Lab, LabError, docker_exec
 
@@ -53,7 +53,7 @@ def across(lab: Lab, name: str, total: int) -> dict:
     try:
         if not until(lambda: count_mailbox(lab.container(B), Y2) >= total // 20, 120):
             load.kill()
-            print(f"bench: {name}: no mail flowed to Y2 within 120 s; not measured", file=sys.stderr)
+            say(f"{name}: no mail flowed to Y2 within 120 s; not measured")
             return {"submitted": total, "error": "no mail flowed to Y2 before the fault"}
         fault.cause(lab)
         time.sleep(OUTAGE_S)
@@ -68,7 +68,7 @@ def across(lab: Lab, name: str, total: int) -> dict:
     result = {"submitted": total, "accepted": len(accepted), "delivered": len(accepted & set(received)),
               "lost": len(accepted - set(received)),
               "duplicated": sum(received.count(m) - 1 for m in accepted if received.count(m) > 1)}
-    print(f"bench: {name}: {result}", file=sys.stderr, flush=True)
+    say(f"{name}: {result}")
     return result
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from lab import classroom as classroom_labs
 from lab import config, faults, switches
 from lab.bench import cpu
+from lab.bench.report import say
 from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
 
@@ -36,10 +37,6 @@ def _environ(**extra: str) -> dict[str, str]:
 
 def bench_lab() -> Lab:
     return Lab(config.load(lab_id=BENCH_LAB_ID, environ=_environ()))
-
-
-def _say(text: str) -> None:
-    print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
 def _run_script(lab: Lab, service: str, script: Path, spec: dict) -> dict | list:
@@ -140,7 +137,7 @@ def warm_up_each_compose(lab: Lab, runs: int) -> dict:
             if done.returncode:
                 raise LabError(f"lab up with Compose {name} failed: {done.stderr[-500:]}")
             seconds.append(time.monotonic() - started)
-            _say(f"warm up, Compose {name} {version}, {n + 1}/{runs}: {seconds[-1]:.1f} s")
+            say(f"warm up, Compose {name} {version}, {n + 1}/{runs}: {seconds[-1]:.1f} s")
         results[name] = {"version": version, **_summary(seconds)}
     lab.wait_healthy(60)
     return results
@@ -154,7 +151,7 @@ def cold_start(lab: Lab) -> dict:
     started = time.monotonic()
     lab.up()
     seconds = time.monotonic() - started
-    _say(f"cold start: {seconds:.0f} s")
+    say(f"cold start: {seconds:.0f} s")
     return {"seconds": seconds}
 
 
@@ -165,7 +162,7 @@ def latency(lab: Lab, count: int) -> dict:
         "sender": X, "password": s.password(X), "recipient": Y2, "recipient_password": s.password(Y2),
         "count": count, "smtp_host": config.PROVIDER_A.smtp, "pop_host": config.PROVIDER_B.pop})
     result = _summary([v * 1000 for v in values])  # milliseconds
-    _say(f"latency: p50 {result['median']:.0f} ms, p95 {result['p95']:.0f} ms over {count}")
+    say(f"latency: p50 {result['median']:.0f} ms, p95 {result['p95']:.0f} ms over {count}")
     return result
 
 
@@ -199,7 +196,7 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
         "messages_per_second": delivered / (finished - report["started"]),
         "memory_under_load_mib": under_load,
     }
-    _say(f"throughput {size} B: {result['messages_per_second']:.0f} msg/s, {delivered}/{report['submitted']}")
+    say(f"throughput {size} B: {result['messages_per_second']:.0f} msg/s, {delivered}/{report['submitted']}")
     _empty(lab, Y2)
     return result
 
@@ -240,7 +237,7 @@ def recovery(lab: Lab, runs: int) -> dict:
                 raise LabError("the deferred message never arrived")
             time.sleep(0.1)
         seconds.append(time.monotonic() - back)
-        _say(f"recovery {n + 1}/{runs}: {seconds[-1]:.1f} s")
+        say(f"recovery {n + 1}/{runs}: {seconds[-1]:.1f} s")
     return _summary(seconds)
 
 
@@ -248,7 +245,7 @@ def make_test() -> dict:
     started = time.monotonic()
     done = subprocess.run(["make", "test"], cwd=config.REPO, capture_output=True, text=True)
     seconds = time.monotonic() - started
-    _say(f"make test: {seconds:.0f} s, exit {done.returncode}")
+    say(f"make test: {seconds:.0f} s, exit {done.returncode}")
     results = [line.strip("= ") for line in done.stdout.splitlines()
                if " passed" in line or " failed" in line]
     return {"seconds": seconds, "exit": done.returncode, "summary": results[-1:]}
@@ -264,7 +261,7 @@ def classroom(count: int, pairs: int = 6) -> dict:
     before = cpu.busy_percent(15)
     started = time.monotonic()
     try:
-        healthy = classroom_labs.start(labs, lambda line: _say(f"class: {line.strip()}"))
+        healthy = classroom_labs.start(labs, lambda line: say(f"class: {line.strip()}"))
         up_seconds = time.monotonic() - started
         time.sleep(5)  # let the start-up settle
         at_rest = cpu.busy_percent(30)
@@ -281,7 +278,7 @@ def classroom(count: int, pairs: int = 6) -> dict:
               "idle_cpu_before_pct": round(before, 2), "idle_cpu_with_class_pct": round(at_rest, 2),
               "class_idle_pct": round(max(0.0, at_rest - before), 2),
               "delivered": delivered, "pairs_isolated": isolated, "pairs_tried": len(sample)}
-    _say(f"class of {count}: {result}")
+    say(f"class of {count}: {result}")
     return result
 
 
@@ -292,7 +289,7 @@ def _delivers(lab: Lab) -> bool:
     while _mailbox_count(lab, Y2) < 1:
         if time.monotonic() > deadline:
             waiting = [line for line in lab.logs("provider-a").splitlines() if "status=" in line]
-            _say(f"class: lab {lab.settings.lab_id} did not deliver in 30 s: {waiting[-3:]}")
+            say(f"class: lab {lab.settings.lab_id} did not deliver in 30 s: {waiting[-3:]}")
             return False
         time.sleep(0.2)
     return True

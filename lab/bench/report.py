@@ -1,8 +1,10 @@
-"""The bench's table: each figure against its goal (issues 6 and 11 set them)."""
+"""The bench's table: each figure against its goal (issues 6 and 11 set them); and `say`,
+the lines it prints while it measures."""
 
 from __future__ import annotations
 
 import statistics
+import sys
 
 from lab import config
 
@@ -21,6 +23,11 @@ GOALS = {
     "web_rss_mib": 60,
 }
 RESULTS_FILE = config.STATE_DIR / "bench.json"
+
+
+def say(text: str) -> None:
+    """A line of progress, on stderr (the table goes to stdout)."""
+    print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
 def _verdict(met: bool) -> str:

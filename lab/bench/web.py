@@ -6,7 +6,6 @@ is the tests' (lab/web/browser.py), so this part needs `make install`'s Selenium
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -14,8 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab import config, maillog
+from lab.bench import cpu
 from lab.bench.faults import until
-from lab.bench.measure import _say, _submit, _summary
+from lab.bench.measure import _submit, _summary
+from lab.bench.report import say
 from lab.compose import Lab, LabError
 
 # `lab web` for the bench's lab (its project is not one `lab web` finds from LAB_ID alone)
@@ -30,11 +31,6 @@ def _rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def measure(lab: Lab, messages: int, idle_seconds: int = 20) -> dict:
@@ -75,9 +71,9 @@ def _with_page(lab: Lab, driver, page: str, pid: int, messages: int, idle_second
     load_ms = driver.execute_script("return performance.getEntriesByType('navigation')[0].loadEventEnd")
     time.sleep(2)  # the page's first parts are built: now the process rests
     rss_rest = _rss_mib(pid)
-    cpu_before = _cpu_seconds(pid)
+    cpu_before = cpu.process_seconds(pid)[1]
     time.sleep(idle_seconds)
-    idle_pct = 100 * (_cpu_seconds(pid) - cpu_before) / idle_seconds
+    idle_pct = 100 * (cpu.process_seconds(pid)[1] - cpu_before) / idle_seconds
     since = time.time()
     sent = [row[0] for i in range(messages) for row in _submit(lab, f"web-bench-{i}")["results"]]
     _wait(lambda: len(set(sent) & set(driver.execute_script(SEEN))) == len(sent),
@@ -90,7 +86,7 @@ def _with_page(lab: Lab, driver, page: str, pid: int, messages: int, idle_second
     result = {"latency_ms": _summary(latencies), "first_load_ms": load_ms, "first_live_s": first_live,
               "rss_mib_at_rest": rss_rest, "rss_mib_after": _rss_mib(pid),
               "idle_cpu_pct": idle_pct, "idle_seconds": idle_seconds}
-    _say(f"web view: log line -> browser p50 {result['latency_ms']['median']:.0f} ms, "
+    say(f"web view: log line -> browser p50 {result['latency_ms']['median']:.0f} ms, "
          f"p95 {result['latency_ms']['p95']:.0f} ms; load {load_ms:.0f} ms; {rss_rest:.0f} MiB; "
          f"{idle_pct:.2f} % of a core at rest")
     return result
