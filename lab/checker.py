@@ -146,6 +146,12 @@ class Evidence:
         return self.journal.entries(kind)
 
 
+def spans(starts: list[float], ends: list[float]) -> list[tuple[float, float]]:
+    """(start, the first end after it) for each start; no end yet: it lasts (inf). The
+    times a switch was on, from the journal's times of turning it on and off."""
+    return [(start, min((t for t in ends if t > start), default=float("inf"))) for start in starts]
+
+
 def mailbox_service(address: str) -> str:
     """The service that keeps this lab account's mailbox."""
     provider = config.provider_of(address)

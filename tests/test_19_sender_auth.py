@@ -69,10 +69,15 @@ def test_reverse_dns_is_forward_confirmed(container, settings, service):
     assert "status: NXDOMAIN" in c.output("dig", "-x", settings.address("outsider"))
 
 
+def lab_beside(settings: config.Settings, offset: int, project: str) -> config.Settings:
+    """The settings of another lab, never started: a project and a state of its own."""
+    return config.load(lab_id=settings.lab_id + offset, project=project, environ={
+        **config.read_env_file(config.ENV_FILE), "PUBLISH_PORTS": "off"})
+
+
 def test_every_lab_has_keys_of_its_own(lab, settings):
     mine = dnszones.dkim_public_key(settings, PROVIDER_A)
-    other = config.load(lab_id=settings.lab_id + 40, project="maillab-test-keys", environ={
-        **config.read_env_file(config.ENV_FILE), "PUBLISH_PORTS": "off"})
+    other = lab_beside(settings, 40, "maillab-test-keys")
     try:
         dnszones.ensure_dkim_keys(other)
         assert dnszones.dkim_public_key(other, PROVIDER_A) != mine
@@ -84,8 +89,7 @@ def test_every_lab_has_keys_of_its_own(lab, settings):
 
 def test_make_clean_deletes_a_labs_keys_and_its_next_start_makes_new_ones(settings):
     """`lab clean` on a lab of its own, never started: its DKIM keys go with its volumes."""
-    other = config.load(lab_id=settings.lab_id + 44, project="maillab-test-clean", environ={
-        **config.read_env_file(config.ENV_FILE), "PUBLISH_PORTS": "off"})
+    other = lab_beside(settings, 44, "maillab-test-clean")
     try:
         dnszones.ensure_dkim_keys(other)
         before = dnszones.dkim_public_key(other, PROVIDER_A)

@@ -1,7 +1,7 @@
 """Exercise 9: the story's dial-up. X sends and hangs up before the mail reaches B; Y is
 offline while it waits at B; Y dials in later and the mail is there."""
 
-from lab.checker import Evidence, Result, Step, failed, passed
+from lab.checker import Evidence, Result, Step, failed, passed, spans
 from lab.config import PROVIDER_B, X, Y
 
 
@@ -11,11 +11,7 @@ def times(ev: Evidence, event: str, who: str) -> list[float]:
 
 def window(ev: Evidence, who: str) -> list[tuple[float, float]]:
     """(hung up, dialled again) for each time `who` was offline; still offline: now."""
-    spans = []
-    for start in times(ev, "hangup", who):
-        ends = [t for t in times(ev, "dial", who) if t > start]
-        spans.append((start, min(ends) if ends else float("inf")))
-    return spans
+    return spans(times(ev, "hangup", who), times(ev, "dial", who))
 
 
 def x_gone_before_handover(ev: Evidence) -> Result:

@@ -4,7 +4,7 @@ mail forwarded, where only the signature can save it."""
 
 import re
 
-from lab.checker import Evidence, Result, Step, auth_results, failed, header_block, passed
+from lab.checker import Evidence, Result, Step, auth_results, failed, header_block, passed, spans
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
@@ -63,15 +63,8 @@ def saved_by_spf(ev: Evidence) -> Result:
 
 def key_broken_windows(ev: Evidence) -> list[tuple[float, float]]:
     """The times between a `lab dkim break` and the next `lab dkim fix`."""
-    windows: list[tuple[float, float]] = []
-    start: float | None = None
-    for event in ev.events("dkim"):
-        if event.get("broken") and start is None:
-            start = event.time
-        elif not event.get("broken") and start is not None:
-            windows.append((start, event.time))
-            start = None
-    return windows + ([(start, float("inf"))] if start is not None else [])
+    breaks = [c.time for c in ev.events("dkim") if c.get("broken")]
+    return spans(breaks, [c.time for c in ev.events("dkim") if not c.get("broken")])
 
 
 def forward_refused(ev: Evidence) -> Result:
