@@ -43,6 +43,16 @@ def lab_ok(lab: Lab, *argv: str) -> str:
     return out
 
 
+def trace_saying(lab: Lab, message_id: str, words: str) -> str:
+    """`lab trace` of a message once it says `words`: the lines it is drawn from reach
+    the containers' logs a moment apart."""
+    def traced() -> str | None:
+        out = lab_ok(lab, "trace", message_id)
+        return out if words in out else None
+
+    return wait_until(traced, f"the trace of {message_id} to say {words!r}")
+
+
 def postfix_message(lab: Lab, service: str, message_id: str) -> maillog.Message | None:
     """What a provider's log says of the message with this Message-ID (the first copy),
     read from the last reset on (every solution starts from one)."""

@@ -52,7 +52,9 @@ def test_a_retries_and_gets_through_after_the_delay(lab, greylisting, client_x, 
     assert refused.status == "deferred" and GREYLISTED.search(refused.reason), refused
     assert sent.status == "sent"
     waited = sent.time - refused.time
-    assert delay <= waited <= bound, f"delivered {waited:.1f} s after the first refusal (delay {delay} s)"
+    # postgrey keeps the first sight of a triple in whole seconds, so it may let the retry
+    # in up to a second before `delay` has fully passed (CI saw 9.7 s with a delay of 10)
+    assert delay - 1 <= waited <= bound, f"delivered {waited:.1f} s after the first refusal (delay {delay} s)"
     print(f"greylisted, then delivered after {waited:.1f} s (GREYLIST_DELAY={delay})")
     b = container(PROVIDER_B.service)
     [stored] = wait_until(lambda: b.messages_with(Y, first.message_id), "the message at Y")

@@ -17,7 +17,7 @@ from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import make_message, new_helo, refusals, settle, submit_many, swaks, wait_until
 from tests.rawsession import raw_session
-from tests.solutions import lab_ok
+from tests.solutions import lab_ok, trace_saying
 
 VANTAGE_POINTS = ["client-x", "provider-a", "client-y", "provider-b", "outsider"]
 SPF_REFUSAL = re.compile(r"550 5\.7\.1 <[^>]+>: Recipient address rejected: SPF: [0-9.]+ is not a mail "
@@ -309,14 +309,9 @@ def test_a_forwarded_copy_passes_on_its_signature_alone(lab, container, settings
     assert b.messages_with(config.Y2, broken.message_id) == []
     # `lab trace` of X's message shows it delivered, and the copy B refused
     outsider_ip = settings.address("outsider")
-    refused_copy = (f"a copy sent on by unknown[{outsider_ip}] (from=<list@nowhere.example>) refused at the "
-                    "end of DATA: 5.7.1 rejected by DMARC policy for provider-a.test")
-
-    def traced() -> str | None:
-        out = lab_ok(lab, "trace", broken.message_id)
-        return out if refused_copy in out else None
-
-    trace = wait_until(traced, "the refused copy in the trace")
+    trace = trace_saying(lab, broken.message_id, f"a copy sent on by unknown[{outsider_ip}] "
+                         "(from=<list@nowhere.example>) refused at the end of DATA: 5.7.1 rejected by DMARC "
+                         "policy for provider-a.test")
     assert "spf=pass dkim=fail dmarc=pass" in trace, trace
     for address, message_id in ((Y, good.message_id), (Y, broken.message_id), (config.Y2, good.message_id)):
         b.delete_message(address, message_id)
