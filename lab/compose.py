@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shlex
 import shutil
 import socket
@@ -24,6 +23,8 @@ from functools import cache
 from lab import dnszones, tls
 from lab.composeenv import compose_env, write_compose_env
 from lab.config import (
+    BASE_IMAGE,
+    IMAGES,
     PROVIDERS,
     PUBLISHED_PORTS,
     REPO,
@@ -306,8 +307,8 @@ def _follow_until_ready(containers: list[dict], deadline: float) -> bool:
 
 
 def missing_images() -> list[str]:
-    """The lab's images (as compose.yaml names them) that are not on this machine."""
-    names = sorted(set(re.findall(r"^\s+image: (\S+)$", COMPOSE_FILE.read_text(), re.MULTILINE)))
+    """The lab's images that are not on this machine."""
+    names = sorted(IMAGES.values())
     if subprocess.run(["docker", "image", "inspect", *names], capture_output=True).returncode == 0:
         return []  # the usual case, in one call
     return [n for n in names
@@ -315,10 +316,10 @@ def missing_images() -> list[str]:
 
 
 def ensure_base_image() -> None:
-    """debian:bookworm-slim: pulled, or built from Debian's packages when no registry has it."""
-    present = subprocess.run(["docker", "image", "inspect", "debian:bookworm-slim"], capture_output=True)
+    """The base image: pulled, or built from Debian's packages when no registry has it."""
+    present = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True)
     if present.returncode == 0:
         return
     if subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)]).returncode != 0:
-        raise LabError("could not get debian:bookworm-slim (see the messages above)")
+        raise LabError(f"could not get {BASE_IMAGE} (see the messages above)")
 

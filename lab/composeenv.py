@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lab.config import (
     HOST_NUMBERS,
+    IMAGES,
     INTERNET,
     PROVIDERS,
     PUBLISHED_PORTS,
@@ -35,6 +36,7 @@ def compose_env(s: Settings) -> dict[str, str]:
         "POSTFIX_SUBMISSION_RECIPIENT_RATE_LIMIT": str(s.max_recipients_per_minute),
     }
     env.update(s.passwords)
+    env.update({f"{name.upper()}_IMAGE": image for name, image in IMAGES.items()})
     env["LAB_STATE_DIR"] = f"./{s.state_dir.relative_to(REPO)}"  # compose.yaml mounts from here
     for net, setting in SUBNET_SETTINGS.items():
         env[setting] = str(s.subnets[net])

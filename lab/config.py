@@ -27,6 +27,11 @@ MAIL_ROOT = "/var/mail"  # in a provider: Dovecot's homes, <domain>/<local> (dov
 SHELL_HISTORY = "/root/.bash_history"  # in every container: written as typed (images/common/bashrc)
 
 PROJECT = "maillab"
+BASE_IMAGE = "debian:bookworm-slim"  # built from Debian's packages when no registry has it
+# The lab's images, built here and never pulled (maillab.test cannot exist);
+# MAILLAB_IMAGE_TAG lets a second checkout build its own beside them.
+IMAGE_TAG = os.environ.get("MAILLAB_IMAGE_TAG", "latest")
+IMAGES = {name: f"maillab.test/{name}:{IMAGE_TAG}" for name in ("provider", "client", "dns")}
 PORT_SPAN = 1995  # a lab's host ports run from HOST_PORT_BASE+25 to HOST_PORT_BASE+1000+995
 LAB_ID_PORT_STRIDE = 2000  # LAB_ID=N moves a lab's host ports by 2000*N
 WEB_PORT_OFFSET = 80  # `lab web` serves at 127.0.0.1:HOST_PORT_BASE+80 (10080 for LAB_ID 0)

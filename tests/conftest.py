@@ -32,9 +32,16 @@ from tests.harness import Container, Provider, settle
 # to publish 127.0.0.1:56110 because a connection held that port. The workers' labs
 # publish nothing, so their LAB_ID only moves their subnets (10.91.x.x, 10.92.x.x...).
 # 1-9 are left to classrooms and the bench.
+# MAILLAB_TEST_OFFSET=K moves every test lab (and the test class) by K LAB_IDs, with
+# projects of their own, so that a second checkout's suite can run beside this one;
+# MAILLAB_TEST_PORTS_LAB then picks a free LAB_ID for the ports lab (with HOST_PORT_BASE
+# lowered so that its ports fit below 65536).
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-TEST_LAB_ID, TEST_PROJECT = 11 + WORKER, f"maillab-test-{WORKER + 1}"
-PORTS_LAB_ID, PORTS_PROJECT = 10, "maillab-test-ports"
+TEST_OFFSET = int(os.environ.get("MAILLAB_TEST_OFFSET", "0"))
+_SUFFIX = f"-o{TEST_OFFSET}" if TEST_OFFSET else ""
+TEST_LAB_ID, TEST_PROJECT = 11 + WORKER + TEST_OFFSET, f"maillab-test-{WORKER + 1}{_SUFFIX}"
+PORTS_LAB_ID = int(os.environ.get("MAILLAB_TEST_PORTS_LAB", "10"))
+PORTS_PROJECT = f"maillab-test-ports{_SUFFIX}"
 PORTS_LAB = pytest.mark.xdist_group("ports-lab")  # tests that use ports_lab
 LOG_DIR = config.STATE_DIR / "test-logs"
 

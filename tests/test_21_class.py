@@ -19,11 +19,12 @@ from lab import cli, config, exercises
 from lab.compose import Lab, LabError, docker
 from lab.web import classpage
 from lab.web.browser import chromedriver, free_port
+from tests.conftest import TEST_OFFSET
 from tests.harness import wait_until
 from tests.solutions import lab_command
 from tests.webpage import Served, browser_session, read_all
 
-FIRST, COUNT = 21, 3
+FIRST, COUNT = 21 + TEST_OFFSET, 3
 IDS = range(FIRST, FIRST + COUNT)
 
 

@@ -145,8 +145,7 @@ def warm_up_each_compose(lab: Lab, runs: int) -> dict:
 
 def cold_start(lab: Lab) -> dict:
     lab.down(volumes=True)
-    images = ["maillab.test/provider:latest", "maillab.test/client:latest", "maillab.test/dns:latest",
-              "debian:bookworm-slim"]
+    images = [*config.IMAGES.values(), config.BASE_IMAGE]
     subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)
     started = time.monotonic()
     lab.up()
@@ -316,7 +315,7 @@ def machine() -> dict:
 
 def image_sizes() -> dict[str, float]:
     sizes = {}
-    for image in ("maillab.test/provider", "maillab.test/client", "maillab.test/dns", "debian:bookworm-slim"):
+    for image in (*config.IMAGES.values(), config.BASE_IMAGE):
         out = docker("image", "inspect", "--format", "{{.Size}}", image, check=False).strip()
         if out:
             sizes[image] = round(int(out) / 1e6, 1)
