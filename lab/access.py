@@ -41,7 +41,7 @@ def connect(lab: Lab, service: str, network: str) -> None:
     if network not in attached_networks(lab, service):
         docker("network", "connect", "--ip", lab.settings.address(service, network),
                network_name(lab, network), lab.container(service))
-    lab.run(service, "lab-network")  # the routes left with the link
+    lab.seal([service])  # the routes left with the link (the filter stays: lab/netseal.py)
 
 
 def disconnect(lab: Lab, service: str, network: str) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-from lab import dnszones, tls
+from lab import dnszones, netseal, tls
 from lab.composeenv import compose_env, write_compose_env
 from lab.config import (
     BASE_IMAGE,
@@ -32,6 +32,7 @@ from lab.config import (
     Provider,
     Settings,
 )
+from lab.docker import LabError, docker, docker_exec
 
 COMPOSE_FILE = REPO / "compose.yaml"
 PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
@@ -39,10 +40,6 @@ PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
 READY_LINE = "maillab: ready"
 BASE_IMAGE_SCRIPT = REPO / "images" / "base" / "build-base-image.sh"
 HEALTH_TIMEOUT = float(os.environ.get("LAB_HEALTH_TIMEOUT", "120"))
-
-
-class LabError(RuntimeError):
-    """The lab could not do what was asked; the message says what to do next."""
 
 
 @cache
@@ -56,20 +53,6 @@ def compose_command() -> tuple[str, ...]:
     if shutil.which("docker-compose"):
         return ("docker-compose",)
     raise LabError("neither `docker compose` nor `docker-compose` is installed")
-
-
-def docker_exec(container: str, args: list[str] | tuple[str, ...], input: bytes | None = None,
-                timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-    """Run a command in a container (stdin from `input`), without a terminal."""
-    command = ["docker", "exec", *(["-i"] if input is not None else []), container, *args]
-    return subprocess.run(command, input=input, capture_output=True, timeout=timeout)
-
-
-def docker(*args: str, check: bool = True) -> str:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise LabError(f"docker {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
 
 
 # Compose commands after which the project's containers may have other ids.
@@ -114,10 +97,12 @@ class Lab:
         if missing_images():
             self.build()  # explicitly: Compose v2 might otherwise try to pull them
         self.check_ports_free()
-        tls.ensure_certificates()
+        # New certificates (a CA made again, say) reach running containers only anew.
+        renewed = ["--force-recreate"] if tls.ensure_certificates() else []
         dnszones.write(self.settings, self.settings.dmarc_policy)
         before = self._running_since()
-        self.compose("up", "-d", "--remove-orphans", capture=quiet)
+        self.compose("up", "-d", "--remove-orphans", *renewed, capture=quiet)
+        self.seal()
         self.wait_healthy(timeout)
         # What started now read the new zones and has an empty cache; what kept running
         # through the up must reload them (the DNS) or forget old answers (resolvers).
@@ -143,8 +128,15 @@ class Lab:
         docker("stop", *(self.container(s) for s in services))
 
     def start(self, *services: str) -> None:
-        """Start services' stopped containers again (as `compose start`)."""
+        """Start services' stopped containers again (as `compose start`), and seal them."""
         docker("start", *(self.container(s) for s in services))
+        self.seal(services)
+
+    def seal(self, services: Iterable[str] | None = None) -> None:
+        """Seal the running containers' networks (all of them, or these): each waits,
+        with nothing of the lab running, until it is sealed (lab/netseal.py)."""
+        running = {s for s, c in self._inspect().items() if c["State"]["Running"]}
+        netseal.seal(self, [s for s in (services or SERVICES) if s in running])
 
     def down(self, volumes: bool = False, quiet: bool = False) -> None:
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []), capture=quiet)

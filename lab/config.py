@@ -129,7 +129,9 @@ def maildir(address: str) -> str:
 
 
 # Host number of each service on each network it joins (the last byte of its address).
-# Docker takes .1 of every network for the host's gateway.
+# The Docker host itself is .1 of every network (compose.yaml pins it as the gateway):
+# never a destination of the lab (lab/netseal.py), only the source of published ports.
+DOCKER_HOST_NUMBER = 1
 HOST_NUMBERS: dict[str, dict[str, int]] = {
     INTERNET: {"provider-a": 10, "provider-b": 20, "dns": 53, "outsider": 66},
     "access-a": {"provider-a": 10, "client-x": 100},
@@ -202,6 +204,7 @@ class Settings:
     host_port_base: int  # LAB_ID applied
     mailbox_quota: str
     max_message_size: str
+    max_queue_size: str  # what one provider's queue may hold before new mail waits
     max_recipients: int
     max_recipients_per_minute: int
     quota_full: str
@@ -218,6 +221,10 @@ class Settings:
 
     def address(self, service: str, network: str = INTERNET) -> str:
         return str(self.subnets[network].network_address + HOST_NUMBERS[network][service])
+
+    def host_address(self, network: str) -> str:
+        """The Docker host's own address on a lab network (its gateway)."""
+        return str(self.subnets[network].network_address + DOCKER_HOST_NUMBER)
 
     def service_at(self, address: str) -> str:
         """The service that has this address on some lab network ("" if none)."""
@@ -362,8 +369,8 @@ def load(
                            "(PUBLISH_PORTS=off lifts that limit)")
 
     sizes = {}
-    for name in ("MAILBOX_QUOTA", "MAX_MESSAGE_SIZE"):
-        sizes[name] = values.get(name, "")
+    for name, default in (("MAILBOX_QUOTA", ""), ("MAX_MESSAGE_SIZE", ""), ("MAX_QUEUE_SIZE", "256M")):
+        sizes[name] = values.get(name, default)
         if not SIZE_RE.fullmatch(sizes[name]):
             raise SettingError(name, sizes[name], "must be a size such as 512K, 10M or 1G")
 
@@ -392,6 +399,7 @@ def load(
         host_port_base=base + LAB_ID_PORT_STRIDE * lab_id,
         mailbox_quota=sizes["MAILBOX_QUOTA"],
         max_message_size=sizes["MAX_MESSAGE_SIZE"],
+        max_queue_size=sizes["MAX_QUEUE_SIZE"],
         max_recipients=_int_setting(values, "MAX_RECIPIENTS", 1, 10000),
         max_recipients_per_minute=_int_setting(values, "MAX_RECIPIENTS_PER_MINUTE", 0, 1000000),
         quota_full=quota_full,

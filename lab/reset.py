@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from lab import access, dnszones
+from lab import access, dnszones, netseal
 from lab.compose import Lab, LabError
 from lab.config import INTERNET, PROVIDER_B, PROVIDERS, SERVICES, SHELL_HISTORY
 from lab.journal import Journal
@@ -42,7 +42,10 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
                                f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
     dnszones.write(lab.settings, lab.settings.dmarc_policy)  # DMARC_POLICY from .env again
     scripts["dns"] += "; load-zones --reload"
-    with ThreadPoolExecutor(len(scripts)) as pool:  # one exec per container, all at once
-        list(pool.map(lambda item: lab.run(item[0], "sh", "-ec", item[1]), scripts.items()))
+    with ThreadPoolExecutor(len(scripts) + len(PROVIDERS)) as pool:  # all at once
+        done = [pool.submit(lab.run, service, "sh", "-ec", script) for service, script in scripts.items()]
+        done += [pool.submit(netseal.reset_op25b, lab, p) for p in PROVIDERS]
+        for future in done:
+            future.result()
     lab.flush_resolvers()  # now that the DNS serves .env's zones again
     Journal(lab.settings).start_over()

@@ -10,7 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from lab import dnszones
+from lab import dnszones, netseal
 from lab.compose import Lab, LabError
 from lab.config import (
     DMARC_POLICIES,
@@ -75,11 +75,17 @@ def _parse(service: str, out: str) -> ProviderSwitches:
 
 
 def state(lab: Lab, providers: tuple[Provider, ...] = PROVIDERS) -> dict[str, ProviderSwitches]:
-    """provider service -> its switches, read from the providers (both) at once."""
+    """provider service -> its switches, read from the providers (both) at once: the
+    daemons' from inside (lab-switches), the packet filter's from outside (lab/netseal.py)."""
     if not providers:
         return {}
+
+    def read(p: Provider) -> str:
+        filtered = netseal.filter_state(lab, p)
+        return lab.run(p.service, "lab-switches") + "".join(f"{k}={v}\n" for k, v in filtered.items())
+
     with ThreadPoolExecutor(len(providers)) as pool:
-        outs = pool.map(lambda p: lab.run(p.service, "lab-switches"), providers)
+        outs = pool.map(read, providers)
     return {p.service: _parse(p.service, out) for p, out in zip(providers, outs)}
 
 
@@ -95,7 +101,8 @@ def postconf(lab: Lab, service: str, *settings: str) -> None:
 
 def set_op25b(lab: Lab, on: bool) -> None:
     """Both providers block (on) or let through (off) their customers' port 25."""
-    _on_both(lab, "op25b", "on" if on else "off")
+    with ThreadPoolExecutor(len(PROVIDERS)) as pool:
+        list(pool.map(lambda p: netseal.set_op25b(lab, p, on), PROVIDERS))
 
 
 def set_greylist(lab: Lab, on: bool) -> None:

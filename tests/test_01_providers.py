@@ -46,8 +46,10 @@ def test_postfix_policy(infra, provider):
     assert postconf("mydestination") == ""
     assert postconf("mynetworks") == "127.0.0.0/8"
     assert postconf("smtpd_relay_restrictions") == (
+        "check_recipient_access regexp:/etc/postfix/lab-destinations, "
         "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
     )
+    assert postconf("smtpd_end_of_data_restrictions") == "check_policy_service unix:private/queue-guard"
     assert postconf("smtpd_tls_auth_only") == "yes"
     assert postconf("virtual_transport") == "lmtp:unix:private/dovecot-lmtp"
     # Mail to the other provider is routed by its MX record, never by a fixed route.

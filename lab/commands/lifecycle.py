@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 
-from lab import access, composeenv, config, switches
+from lab import access, composeenv, config, docker, netseal, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
 from lab.journal import Journal
@@ -130,8 +129,34 @@ def _service(parser: argparse.ArgumentParser) -> None:
 @command("shell", _service)
 def shell(lab: Lab, args: argparse.Namespace) -> Exit:
     """a shell in a service's container (client-x, client-y, outsider, ...)"""
-    cid = lab.container(args.service)
-    os.execvp("docker", ["docker", "exec", "-it", cid, "bash"])
+    docker.become("exec", "-it", lab.container(args.service), "bash")
+
+
+@command("nft", _service)
+def nft(lab: Lab, args: argparse.Namespace) -> Exit:
+    """a container's packet filter (nft list ruleset): the seal, and a provider's port 25 block"""
+    print(netseal.netadmin(lab, args.service, "nft", "list", "ruleset"), end="")
+    return Exit.OK
+
+
+def _capture_arguments(parser: argparse.ArgumentParser) -> None:
+    _service(parser)
+    parser.add_argument("filter", nargs="*", help="a tcpdump filter, e.g. port 25")
+
+
+@command("capture", _capture_arguments)
+def capture(lab: Lab, args: argparse.Namespace) -> Exit:
+    """watch a container's packets with tcpdump (e.g. lab capture client-x port 587); Ctrl-C stops"""
+    # No lab container may open a raw socket (the sealed lab): tcpdump runs beside it,
+    # in a throwaway container of the client image that shares its network and alone
+    # holds NET_RAW (and SETUID, SETGID: tcpdump then drops root for its own user),
+    # without promiscuous mode (-p), which would need NET_ADMIN too.
+    docker.become("run", "--rm", "-it" if sys.stdin.isatty() else "-i",
+                  "--network", f"container:{lab.container(args.service)}", "--cap-drop", "ALL",
+                  "--cap-add", "NET_RAW", "--cap-add", "SETUID", "--cap-add", "SETGID",
+                  "--security-opt", "no-new-privileges:true",
+                  "--entrypoint", "tcpdump", config.IMAGES["client"], "-p", "-n", "-l", "-i", "any",
+                  *args.filter)
 
 
 def _logs_arguments(parser: argparse.ArgumentParser) -> None:
