@@ -46,8 +46,10 @@ def ensure_dkim_keys(settings: Settings) -> None:
         for name in ("good.key", "broken.key"):
             if not (keys / name).exists():
                 subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                                "-out", str(keys / name)], check=True, capture_output=True)
-                (keys / name).chmod(0o644)  # the container's opendkim user reads it (a copy)
+                                "-out", str(keys / name)], check=True, capture_output=True, umask=0o077)
+            # The owner's alone (an older lab made them readable by all): the provider's
+            # root copies the one in use for OpenDKIM alone (images/provider/senderauth/dkim-key).
+            (keys / name).chmod(0o600)
 
 
 def dkim_public_key(settings: Settings, provider: Provider) -> str:

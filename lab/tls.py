@@ -1,10 +1,16 @@
 """The lab's certificate authority, made on this machine the first time it is needed.
 
-No private key is ever committed: `.lab/tls/` is created locally with openssl. Each
-provider gets a certificate for its names (mx., smtp., pop., imap. and the domain
-itself) and for 127.0.0.1, so a desktop mail client that trusts ca.crt can verify it too.
-A certificate made before a name was added is made again, by the same CA (a client
-that trusts ca.crt keeps trusting the lab).
+No private key is ever committed: `.lab/tls/` is created locally with openssl, its keys
+readable by their owner alone. Each provider gets a certificate for its names (mx.,
+smtp., pop., imap. and the domain itself) and for 127.0.0.1, so a desktop mail client
+that trusts ca.crt can verify it too. A certificate made before a name was added is
+made again, by the same CA (a client that trusts ca.crt keeps trusting the lab).
+
+The CA can vouch for the lab's names only (X.509 name constraints, RFC 5280 4.2.1.10):
+names under `.test`, `localhost` and the address 127.0.0.1. A user who imports ca.crt
+into a mail client or a browser trusts it for nothing else, so whoever reads its key
+cannot impersonate any real site to them. A CA made before it had that limit is
+replaced at the next `lab up`, which says so.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import fcntl
 import re
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.config import PROVIDERS, STATE_DIR, Provider
@@ -20,27 +27,40 @@ from lab.config import PROVIDERS, STATE_DIR, Provider
 TLS_DIR = STATE_DIR / "tls"
 CA_CERT = TLS_DIR / "ca.crt"
 CA_KEY = TLS_DIR / "ca.key"
+# What the CA may sign for: every name under .test (RFC 6761), localhost, 127.0.0.1.
+NAME_CONSTRAINTS = ("critical,permitted;DNS:test,permitted;DNS:localhost,"
+                    "permitted;IP:127.0.0.1/255.255.255.255")
+RENEWED = ("the lab's certificate authority was made again, now limited to the lab's own names "
+           "(.test, localhost, 127.0.0.1): if a mail client trusts the old one, import the new "
+           ".lab/tls/ca.crt there and remove the old \"maillab lab CA\"")
 
 
 def _openssl(*args: str) -> None:
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
+    """openssl, whose new files (keys above all) are its owner's alone from the start."""
+    subprocess.run(["openssl", *args], check=True, capture_output=True, umask=0o077)
 
 
-def ensure_certificates(tls_dir: Path = TLS_DIR) -> bool:
+def ensure_certificates(tls_dir: Path = TLS_DIR, say: Callable[[str], None] = print) -> bool:
     """Create the CA and the provider certificates unless they exist. True if created.
     Labs started at once (the test workers, a class) share them: one makes them, under
-    a lock, and the others wait and use them."""
+    a lock, and the others wait and use them. A CA without name constraints is made
+    again, with them (`say` tells the user)."""
     tls_dir.parent.mkdir(parents=True, exist_ok=True)
     with open(tls_dir.parent / "tls.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
         made = not (ca_crt.exists() and ca_key.exists())
+        if not made and not _constrained(ca_crt):
+            say(RENEWED)
+            made = True
         if made:
             _make_ca(tls_dir)
         for p in PROVIDERS:
             if made or not _covers(tls_dir / f"{p.service}.crt", _names(p)):
                 _make_certificate(tls_dir, p)
                 made = True
+        for key in tls_dir.glob("*.key"):  # an older lab's keys were made with the umask's mode
+            key.chmod(0o600)
     return made
 
 
@@ -57,6 +77,12 @@ def _covers(crt: Path, names: list[str]) -> bool:
     return set(names) <= set(re.findall(r"DNS:([^,\s]+)", done.stdout))
 
 
+def _constrained(ca_crt: Path) -> bool:
+    done = subprocess.run(["openssl", "x509", "-noout", "-ext", "nameConstraints", "-in", str(ca_crt)],
+                          capture_output=True, text=True)
+    return "Permitted" in done.stdout
+
+
 def _make_ca(tls_dir: Path) -> None:
     tls_dir.mkdir(parents=True, exist_ok=True)
     ca_crt, ca_key = tls_dir / "ca.crt", tls_dir / "ca.key"
@@ -66,8 +92,9 @@ def _make_ca(tls_dir: Path) -> None:
         "-subj", "/O=maillab/CN=maillab lab CA (local to this machine)",
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-addext", f"nameConstraints={NAME_CONSTRAINTS}",
     )
-    ca_key.chmod(0o600)
+    ca_crt.chmod(0o644)  # what the clients and mail programs trust: everyone may read it
 
 
 def _make_certificate(tls_dir: Path, p: Provider) -> None:
@@ -88,4 +115,5 @@ def _make_certificate(tls_dir: Path, p: Provider) -> None:
             "x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
             "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext),
         )
-    key.chmod(0o600)
+    key.chmod(0o600)  # an older lab's key may have been made readable by all
+    crt.chmod(0o644)
