@@ -13,6 +13,21 @@ PYTEST_ARGS ?=
 # The suite runs on this many workers, each with its own lab (tests/conftest.py);
 # TEST_WORKERS=0 runs it in one process, with one lab.
 TEST_WORKERS ?= 4
+
+# What a user gives on the command line (SERVICE=client-x, ID='<message-id>', ...) is
+# never read as shell or Make code: a Message-ID is chosen by whoever sent the mail,
+# and `make trace ID='<a;touch x;#@b>'` or ID='$$(shell ...)' must run nothing. Make
+# would expand such a value when it exports it (and it exports what the command line
+# sets), so these are not exported; `$(call arg,NAME)` puts the raw value into the
+# recipe as one single-quoted shell word, or DEFAULT when it is empty.
+USER_VARIABLES := SERVICE FROM SERVER PORT FAULT EX JA DO ID WHO PYTEST_ARGS
+unexport $(USER_VARIABLES)
+arg = '$(subst ','\'',$(or $(value $(1)),$(2)))'
+# DO="up 20" and PYTEST_ARGS are several words: split as a shell would split them
+# (quotes honoured), by Python, still without running anything.
+# `$(call shell_words,NAME,DEFAULT)` leaves them in the bash array "$${words[@]}".
+shell_words = mapfile -d '' -t words < <($(PYTHON) -c 'import shlex, sys; print("\0".join(shlex.split(sys.argv[1])), end="")' \
+  $(call arg,$(1),$(2)))
 # The web view's tests drive Debian's Chromium in a container (images/browser): not part
 # of the lab, so `lab build` leaves it alone.
 BROWSER_IMAGE := $(VENV)/bin/python -m lab.web.browser
@@ -43,22 +58,23 @@ status: ## each service's state, and whether X and Y are dialled in
 	@$(LAB) status
 
 shell: ## open a shell in a container: make shell SERVICE=client-x
-	@$(LAB) shell $(SERVICE)
+	@$(LAB) shell $(call arg,SERVICE)
 
 relay-check: ## try every relay trick on a provider: make relay-check FROM=outsider SERVER=provider-a
-	@$(LAB) relay-check --from $(or $(FROM),outsider) --server $(or $(SERVER),provider-a) --port $(or $(PORT),25)
+	@$(LAB) relay-check --from $(call arg,FROM,outsider) --server $(call arg,SERVER,provider-a) \
+	  --port $(call arg,PORT,25)
 
 fault: ## cause a fault: make fault FAULT=b-down|partition|b-refuses|dns-down|b-crash|b-disk-full|...
-	@$(LAB) fault $(FAULT)
+	@$(LAB) fault $(call arg,FAULT)
 
 restore: ## undo a fault (make restore FAULT=...), or all of them
-	@$(LAB) restore $(FAULT)
+	@$(LAB) restore $(if $(value FAULT),$(call arg,FAULT))
 
 web: $(VENV)/.installed ## the lab live in a browser: http://127.0.0.1:10088/ (and :10080; LAB_ID shifts both), until Ctrl-C
 	@$(VENV)/bin/python -m lab web
 
 class: ## a class on this server: make class DO="up 20" (status, export, down, clean)
-	@$(LAB) class $(or $(DO),status)
+	@$(call shell_words,DO,status); $(LAB) class "$${words[@]}"
 
 bench: $(VENV)/.installed ## measure start-up, idle cost, latency, the web view, throughput, memory, the suite, classes
 	@$(BROWSER_IMAGE)
@@ -70,22 +86,22 @@ lab: ## list the exercises and your progress
 	@$(LAB) list
 
 show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition)
-	@$(LAB) show $(or $(EX),1) $(if $(JA),--ja)
+	@$(LAB) show $(call arg,EX,1) $(if $(value JA),--ja)
 
 check: ## check your work on an exercise, step by step: make check EX=1
-	@$(if $(EX),$(LAB) check $(EX),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
+	@$(if $(value EX),$(LAB) check $(call arg,EX),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
 
 reset: ## back to a clean lab in seconds: queues and mailboxes emptied, settings from .env
 	@$(LAB) reset
 
 trace: ## the path of a message through the lab: make trace (the last one) or ID='<message-id>'
-	@$(LAB) trace $(or $(ID),--last)
+	@$(LAB) trace $(call arg,ID,--last)
 
 dial: ## connect a customer to its provider: make dial WHO=x (or y)
-	@$(LAB) dial $(WHO)
+	@$(LAB) dial $(call arg,WHO)
 
 hangup: ## cut a customer off its provider: make hangup WHO=x (or y)
-	@$(LAB) hangup $(WHO)
+	@$(LAB) hangup $(call arg,WHO)
 
 install: $(VENV)/.installed ## put the `lab` command in .venv/bin (then: . .venv/bin/activate)
 	@echo "lab is installed: run .venv/bin/lab, or . .venv/bin/activate and then lab"
@@ -99,7 +115,8 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed ## build, start isolated copies of the lab, prove every step, tear them down
 	@$(LAB) build
 	@$(BROWSER_IMAGE)
-	$(VENV)/bin/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	@$(call shell_words,PYTEST_ARGS); \
+	  $(VENV)/bin/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup) "$${words[@]}"
 
 screenshot: $(VENV)/.installed ## the README's picture of the web view (docs/web-view.png), taken by the tests' browser
 	@$(LAB) build
