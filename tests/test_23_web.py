@@ -63,8 +63,9 @@ def web(ports_lab: Lab) -> Iterator[Served]:
 
 
 @pytest.fixture(scope="module")
-def driver_url() -> Iterator[str]:
-    with chromedriver(f"maillab-test-browser-{os.getpid()}") as url:
+def driver_url(ports_lab: Lab) -> Iterator[str]:
+    s = ports_lab.settings
+    with chromedriver(f"maillab-test-browser-{os.getpid()}", (s.web_port, s.browser_port)) as url:
         yield url
 
 
@@ -344,13 +345,45 @@ def test_the_japanese_page_under_a_japanese_browser(request, driver_url: str, we
 
 
 def request(port: int, method: str, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    return request_with_headers(port, method, path, headers)[:2]
+
+
+def request_with_headers(port: int, method: str, path: str,
+                         headers: dict[str, str]) -> tuple[int, str, http.client.HTTPMessage]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         connection.request(method, path, headers=headers)
         answer = connection.getresponse()
-        return answer.status, answer.read().decode()
+        return answer.status, answer.read().decode(), answer.headers
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/static/lab.js", "/exercises/1", "/no-such-page"])
+def test_every_answer_says_run_nothing_foreign_and_never_be_framed(web: Served, path: str):
+    port = web.ports[-1]
+    status, _, headers = request_with_headers(port, "GET", path, {"Host": f"127.0.0.1:{port}"})
+    assert status in (200, 404)
+    assert headers["Content-Security-Policy"].startswith("default-src 'self'; frame-ancestors 'none'")
+    assert (headers["X-Content-Type-Options"], headers["Referrer-Policy"], headers["X-Frame-Options"]) \
+        == ("nosniff", "no-referrer", "DENY")
+    # and the refusals too
+    status, _, headers = request_with_headers(port, "GET", path, {"Host": "attacker.example"})
+    assert status == 403 and "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", ["/message/x@y", "/api/state", "/exercises", "/events", "/"])
+def test_what_another_page_asks_is_refused_before_it_costs_work(web: Served, path: str):
+    """An <img> or a script another site (or another port of 127.0.0.1) points here is
+    refused, whatever it asks; the page's own requests, and an address typed, pass."""
+    port = web.ports[-1]
+    host = {"Host": f"127.0.0.1:{port}"}
+    for site in ("cross-site", "same-site"):
+        status, body = request(port, "GET", path, {**host, "Sec-Fetch-Site": site})
+        assert (status, body) == (403, "maillab answers its own pages only: open it by its address\n")
+    if path != "/events":  # (a stream: it would not end)
+        assert request(port, "GET", path, {**host, "Sec-Fetch-Site": "same-origin"})[0] in (200, 404)
+        assert request(port, "GET", path, {**host, "Sec-Fetch-Site": "none"})[0] in (200, 404)
 
 
 @pytest.mark.parametrize("host", ["attacker.example:{port}", "10.0.0.1:{port}", "127.0.0.1.nip.io:{port}"])

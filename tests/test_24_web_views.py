@@ -9,11 +9,15 @@ logged B's 250 once left the message drawn at B.
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+
 import pytest
 
 from lab import config, maillog
+from lab.compose import Lab
 from lab.config import X, Y
-from lab.web import views
+from lab.web import live, views
 
 SETTINGS = config.load(lab_id=0, project="maillab-views", environ=config.read_env_file(config.ENV_FILE))
 A_ADDRESS, B_ADDRESS = SETTINGS.address("provider-a"), SETTINGS.address("provider-b")
@@ -105,3 +109,21 @@ def test_only_what_came_after_the_last_reset_is_shown():
     a, b = submitted_at_a(SENT), stored_at_b(0.30)
     assert views.mail(SETTINGS, {"provider-a": a, "provider-b": b}, since=a[-1].time + 1) == {
         "journeys": [], "refused": []}
+
+
+
+def test_a_page_open_for_days_keeps_a_window_of_lines_not_all_of_them():
+    """`lab web` keeps the last LOG_WINDOW lines of each provider's log: a busy lab
+    followed for days costs it a bounded memory (what it shows comes from them)."""
+    line = ("2026-11-29T10:50:40.100000000Z Nov 29 10:50:40 mx postfix/smtpd[1]: "
+            "connect from unknown[10.80.0.66]:{}\n")
+
+    async def follow(count: int) -> int:
+        following = live.LiveLab(Lab(SETTINGS))
+        stream = asyncio.StreamReader()
+        stream.feed_data("".join(line.format(n) for n in range(count)).encode())
+        stream.feed_eof()
+        await following._read("provider-a", stream, deque(maxlen=500))
+        return len(following.logs["provider-a"])
+
+    assert asyncio.run(follow(live.LOG_WINDOW + 5000)) == live.LOG_WINDOW

@@ -44,17 +44,50 @@ MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# What every response says to the browser: run, load and connect to nothing but this
+# server's own; never be framed (clickjacking); never guess a content type; tell no
+# other site where the user came from.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'; object-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+# Sec-Fetch-Site (sent by every current browser): a request another page made
+# ("cross-site", or "same-site": another port of 127.0.0.1) is refused before it costs
+# any work, whatever it asks for (an <img> pointed at /message/..., a form, a script).
+# "same-origin" is this page's own; "none" a typed address or a bookmark.
+OWN_FETCHES = ("same-origin", "none")
+
+
 @web.middleware
 async def only_this_host(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse a foreign Host (DNS rebinding) and a foreign Origin on a POST."""
+    """Refuse a foreign Host (DNS rebinding), a request another site made, and a
+    foreign Origin on a POST."""
     ports = request.app[PORTS]
     allowed = {f"{name}:{port}" for name in ("127.0.0.1", "localhost") for port in ports}
     if request.host not in allowed:
         return web.Response(status=403, text=f"this is maillab's web view: open http://127.0.0.1:{ports[-1]}/\n")
+    if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES:
+        return web.Response(status=403, text="maillab answers its own pages only: open it by its address\n")
     origin = request.headers.get("Origin")
     if request.method == "POST" and origin not in (None, *(f"http://{host}" for host in allowed)):
         return web.Response(status=403, text="a check is run only from the lab's own page\n")
     return await handler(request)
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+
+
+def new_application() -> web.Application:
+    """An application with the guard and the headers every page of maillab has."""
+    found = web.Application(middlewares=[only_this_host])
+    found.on_response_prepare.append(security_headers)
+    return found
 
 
 def _language(request: web.Request) -> str:
@@ -157,7 +190,7 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def make_app(lab: Lab, live: LiveLab, ports: tuple[int, ...]) -> web.Application:
-    app = web.Application(middlewares=[only_this_host])
+    app = new_application()
     app[LAB], app[LIVE], app[PORTS] = lab, live, ports
     app.router.add_get("/", index)
     app.router.add_get("/message/{id}", message)

@@ -67,7 +67,7 @@ async def class_page(request: web.Request) -> web.Response:
 
 
 def make_app(live: ClassLive, ports: tuple[int, ...]) -> web.Application:
-    found = web.Application(middlewares=[app.only_this_host])
+    found = app.new_application()
     found[app.LIVE], found[app.PORTS] = live, ports
     found.router.add_get("/", class_page)
     found.router.add_get("/api/state", app.state)

@@ -29,6 +29,10 @@ from lab.journal import Journal
 from lab.web import views
 
 BURST = 0.05  # seconds: lines that come together are shown together
+# The lines kept of each provider's log: a window, not all of them, so that a page
+# open for days on a busy lab holds a bounded memory (about 10 MB a provider). The
+# page shows what these lines tell; `lab trace` and `lab check` read the whole log.
+LOG_WINDOW = 20000
 JOURNAL_LOOK = 1.0  # seconds between two stat() of the journal
 PARTS = ("mail", "machines", "spool")
 
@@ -90,7 +94,8 @@ class LiveLab(Publisher):
         super().__init__(PARTS)
         self.lab = lab
         self.journal = Journal(lab.settings)
-        self.logs: dict[str, list[maillog.LogLine]] = {p.service: [] for p in PROVIDERS}
+        self.logs: dict[str, deque[maillog.LogLine]] = {
+            p.service: deque(maxlen=LOG_WINDOW) for p in PROVIDERS}
         self._started = {p.service: asyncio.Event() for p in PROVIDERS}
         self.since = self.journal.since
         self._ready_later: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
@@ -193,7 +198,8 @@ class LiveLab(Publisher):
             if since != self.since:  # a reset: the page starts over, as `lab check` does
                 self.since = since
                 for service, lines in self.logs.items():
-                    self.logs[service] = [line for line in lines if since is None or line.time >= since]
+                    kept = (line for line in lines if since is None or line.time >= since)
+                    self.logs[service] = deque(kept, maxlen=LOG_WINDOW)
                 self.mark("mail", "spool")
             self.mark("machines")
 

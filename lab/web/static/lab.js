@@ -6,7 +6,9 @@ const W = JSON.parse(document.getElementById("words").textContent);
 // from the picture itself (picture.svg holds the coordinates, once).
 function spotOf(place) {
   const [kind, service] = place.startsWith("mailbox:") ? ["mailbox", place.slice(8)] : ["m", place];
-  const rect = document.querySelector(`#${kind}-${service} rect`);
+  // by id, never a selector built from the text: a place may be any sender's name,
+  // such as "unknown[10.80.1.77]:41234", which is no valid CSS selector
+  const rect = document.getElementById(`${kind}-${service}`)?.querySelector("rect");
   if (!rect) return null;
   const [x, y, w, h] = ["x", "y", "width", "height"].map((a) => +rect.getAttribute(a));
   if (kind === "mailbox") return [x + w / 2, y - 10];
@@ -41,7 +43,7 @@ function drawMachines(data) {
     if (!g) continue;
     g.dataset.state = m.state;
     g.querySelector(".state").textContent = W["state." + m.state] || m.state;
-    for (const link of document.querySelectorAll(`[id^="l-${service}-"]`)) {
+    for (const link of document.querySelectorAll(`[id^="${CSS.escape("l-" + service + "-")}"]`)) {
       const net = link.id.slice(("l-" + service + "-").length);
       link.classList.toggle("off", m.off.includes(net) || m.state === "stopped");
     }
@@ -160,7 +162,7 @@ function drawSpool(data) {
     }
     let total = 0;
     for (const m of held.mailboxes) if (m.address.split("@")[0].length === 1) total += m.messages;
-    const icon = document.querySelector(`#mailbox-${service} text`);
+    const icon = document.getElementById(`mailbox-${service}`)?.querySelector("text");
     if (icon) icon.textContent = `✉ ${total}`;
   }
   const boxes = document.getElementById("mailboxes");
