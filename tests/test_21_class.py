@@ -66,7 +66,7 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
     page = Served(lambda ports, ready, stop: classpage.serve(ports, ready, stop), (free_port(),))
     page.start_serving()
     shot = config.STATE_DIR / "test-logs" / "web" / "test_a_class_of_three.png"
-    with chromedriver(f"maillab-test-class-browser-{os.getpid()}") as driver_url, \
+    with chromedriver(f"maillab-test-class-browser-{os.getpid()}", page.ports) as driver_url, \
             browser_session(driver_url, "en", shot) as browser:
         try:
             browser.get(page.url + "/?lang=en")

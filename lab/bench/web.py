@@ -44,7 +44,7 @@ def measure(lab: Lab, messages: int, idle_seconds: int = 20) -> dict:
     try:
         if server.stdout is None or server.stdout.readline().strip() != "ready":
             raise LabError("lab web did not start for the bench")
-        with chromedriver("maillab-bench-browser") as url:
+        with chromedriver("maillab-bench-browser", (port,)) as url:
             driver = open_browser(url)
             try:
                 page = f"http://127.0.0.1:{port}/"
