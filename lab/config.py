@@ -139,7 +139,8 @@ HOST_NUMBERS: dict[str, dict[str, int]] = {
 }
 SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
 # Each provider's ports published on 127.0.0.1, with what a desktop mail client calls them.
-PUBLISHED_PORTS = {25: "SMTP", 587: "submission", 110: "POP3", 995: "POP3S", 143: "IMAP", 993: "IMAPS"}
+PUBLISHED_PORTS = {25: "SMTP", 587: "submission", 465: "submissions", 110: "POP3", 995: "POP3S",
+                   143: "IMAP", 993: "IMAPS"}
 
 # Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).
 # The lifetimes are how long Postfix keeps trying before it returns a message.

@@ -22,6 +22,9 @@ from lab.config import INTERNET, PROVIDERS, Provider, Settings
 
 TEMPLATES = Path(__file__).parent / "zones"
 SELECTOR = "maillab"  # <selector>._domainkey.<domain>
+# Where each domain asks for DMARC aggregate reports (rua=): its postmaster, which every
+# domain must have (RFC 5321) and which reaches its first account (images/provider/configure).
+DMARC_REPORTS = "postmaster@{domain}"
 # The names of the internet network's addresses. The outsider has none: a stranger's
 # machine, as many spam sources are.
 INTERNET_NAMES = {"provider-a": "mx.provider-a.test.", "provider-b": "mx.provider-b.test.", "dns": "ns.test."}
@@ -91,6 +94,7 @@ def zones(settings: Settings, dmarc_policy: str) -> dict[str, str]:
                   for a in _customers(settings, p)]
         found[p.domain] = render["provider"].substitute(
             DOMAIN=p.domain, IP=ip, SERIAL=serial, SELECTOR=SELECTOR, DMARC_POLICY=dmarc_policy,
+            DMARC_REPORTS=DMARC_REPORTS.format(domain=p.domain),
             DKIM_STRINGS=_txt_strings(f"v=DKIM1; k=rsa; p={dkim_public_key(settings, p)}"),
             DIALUP_RECORDS="\n".join(dialup))
     networks = {INTERNET: {settings.address(s): name for s, name in INTERNET_NAMES.items()}}

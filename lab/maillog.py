@@ -268,9 +268,11 @@ class ReadSession:
     deleted: int = 0
     topped: int = 0
     ended: float = 0.0
+    asked_uidl: bool = False  # POP3: the session listed UIDL (dovecot.conf's uidl_hash= is set)
 
 
-# The logout line's counters, by protocol: POP3's "retr=1/512, del=1/1, top=0/0" and
+# The logout line's counters, by protocol: POP3's "top=0/0, retr=1/512, del=1/1, size=...,
+# uidl_hash=..." (dovecot.conf; the hash only when the session asked UIDL) and
 # IMAP's imap_logout_format (dovecot.conf) "expunged=1 fetched=1 fetched_headers=0".
 COUNTERS = {"pop3": {"retr": "retrieved", "del": "deleted", "top": "topped"},
             "imap": {"fetched": "retrieved", "expunged": "deleted", "fetched_headers": "topped"}}
@@ -295,6 +297,7 @@ def read_sessions(lines: list[LogLine], protocol: str | None = None) -> list[Rea
             for name, value in line.fields.items():
                 if name in COUNTERS[s.protocol]:
                     setattr(s, COUNTERS[s.protocol][name], int(value.split("/")[0]))
+            s.asked_uidl = bool(line.fields.get("uidl_hash"))
             s.ended = line.time
     return list(sessions.values())
 

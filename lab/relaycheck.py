@@ -9,9 +9,14 @@ Self-contained on purpose: `lab relay-check` runs it on the host or pipes this f
 `python3 -` inside a client container, where only the standard library exists.
 
     python3 relaycheck.py HOST PORT SERVER_NAMES SERVER_IP THIRD_PARTY... [--json] [--helo=NAME]
+                          [--tls=none|starttls|implicit] [--cafile=FILE]
 
 Every attempt introduces itself with the same EHLO name (--helo; by default one made
 for this run), so the server's own log can be searched for exactly these attempts.
+On the submission ports the attempts speak TLS first, as a mail program must there
+(STARTTLS on 587, TLS from the first byte on 465, RFC 8314), verifying the server's
+certificate (the lab CA: the system's store in a client container, --cafile on the
+host), and never log in: what is tried is relaying for a stranger.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from __future__ import annotations
 import json
 import smtplib
 import socket
+import ssl
 import sys
 import uuid
 from dataclasses import asdict, dataclass
 
 F, T = "spammer", "victim"  # the sender's and the recipient's local parts
+TLS_BY_PORT = {587: "starttls", 465: "implicit"}  # how TLS starts on a service port (else: none)
 
 # (MAIL FROM, RCPT TO) with F and T the local parts of sender and recipient, D the
 # third-party domain, S a name of the server, IP its address. From "Anti-Spam
@@ -76,14 +83,28 @@ def _verdict(code: int) -> str:
     return "RELAYED" if 200 <= code < 300 else "deferred" if 400 <= code < 500 else "refused"
 
 
+def connect(host: str, port: int, helo: str, tls: str, cafile: str | None) -> smtplib.SMTP:
+    """A session after EHLO, inside TLS when `tls` says so (none, starttls, implicit)."""
+    context = ssl.create_default_context(cafile=cafile) if tls != "none" else None
+    if tls == "implicit":
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(host, port, local_hostname=helo, timeout=15, context=context)
+    else:
+        smtp = smtplib.SMTP(host, port, local_hostname=helo, timeout=15)
+    smtp.ehlo()
+    if tls == "starttls":
+        smtp.starttls(context=context)
+        smtp.ehlo()
+    return smtp
+
+
 def attempt(host: str, port: int, form: str, mail_from: str, rcpt_to: str,
-            third_party: str, server_name: str, helo: str) -> Attempt:
+            third_party: str, server_name: str, helo: str, tls: str = "none",
+            cafile: str | None = None) -> Attempt:
     def result(reply: str, verdict: str) -> Attempt:
         return Attempt(form, third_party, server_name, mail_from, rcpt_to, reply, verdict, helo)
 
     try:
-        with smtplib.SMTP(host, port, local_hostname=helo, timeout=15) as smtp:
-            smtp.ehlo()
+        with connect(host, port, helo, tls, cafile) as smtp:
             code, text = smtp.docmd(f"MAIL FROM:{mail_from}")
             if code >= 400:
                 return result(f"{code} {text.decode()} (at MAIL)", _verdict(code))
@@ -99,7 +120,8 @@ def new_helo() -> str:
 
 
 def battery(host: str, port: int, server_names: list[str], server_ip: str,
-            third_parties: list[str], helo: str = "") -> list[Attempt]:
+            third_parties: list[str], helo: str = "", tls: str = "none",
+            cafile: str | None = None) -> list[Attempt]:
     """Every form, against every third-party domain, with each name of the server as S."""
     helo = helo or new_helo()
     results = []
@@ -110,7 +132,7 @@ def battery(host: str, port: int, server_names: list[str], server_ip: str,
                     continue
                 values = {"F": F, "T": T, "D": domain, "S": name, "IP": server_ip}
                 results.append(attempt(host, port, form_name(mail_t, rcpt_t), mail_t.format(**values),
-                                       rcpt_t.format(**values), domain, name, helo))
+                                       rcpt_t.format(**values), domain, name, helo, tls, cafile))
     return results
 
 
@@ -127,10 +149,11 @@ def table(results: list[Attempt]) -> str:
 
 def main(argv: list[str]) -> int:
     as_json = "--json" in argv
-    helo = next((a.removeprefix("--helo=") for a in argv if a.startswith("--helo=")), "")
+    options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
     args = [a for a in argv if not a.startswith("--")]
     host, port, server_names, server_ip, *third_parties = args
-    results = battery(host, int(port), server_names.split(","), server_ip, third_parties, helo)
+    results = battery(host, int(port), server_names.split(","), server_ip, third_parties,
+                      options.get("helo", ""), options.get("tls", "none"), options.get("cafile"))
     print(json.dumps([asdict(r) for r in results]) if as_json else table(results))
     return 1 if any(r.relayed for r in results) else 0
 

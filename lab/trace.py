@@ -169,7 +169,8 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
             known[provider.service] = Readings.of(logs[provider.service])
         return known[provider.service]
 
-    how = (f"submission (587), TLS, AUTH as {first.sasl_user}" if first.sasl_user
+    port = "465, TLS from the start" if first.via == "postfix/submissions/smtpd" else "587, STARTTLS"
+    how = (f"submission ({port}), AUTH as {first.sasl_user}" if first.sasl_user
            else f"SMTP (25) from {first.client}")
     events.append(Event(first.received, 1, sender_lane, a, f"{how}; 250 queued as {first.queue_id}"))
     events.append(Event(first.received + 0.0005, 2, a, a,

@@ -234,14 +234,19 @@ def swaks(client: Container, *args: str, message: bytes | None = None,
                              done.returncode)
 
 
+# How swaks starts TLS on each submission port: STARTTLS on 587, from the first byte on 465.
+SUBMISSION_TLS = {587: "--tls", 465: "--tls-on-connect"}
+
+
 def submit(client: Container, sender: str, password: str, recipient: str,
            message: EmailMessage | None = None, server: str | None = None,
-           extra: tuple[str, ...] = ()) -> SmtpSession:
-    """Submit like a mail program: port 587, STARTTLS, AUTH as the sender."""
+           extra: tuple[str, ...] = (), port: int = 587) -> SmtpSession:
+    """Submit like a mail program: port 587 with STARTTLS (or 465, TLS from the start),
+    AUTH as the sender."""
     domain = sender.split("@")[1]
     message = message or make_message(sender, recipient)
     return swaks(
-        client, "--server", server or f"smtp.{domain}", "--port", "587", "--tls",
+        client, "--server", server or f"smtp.{domain}", "--port", str(port), SUBMISSION_TLS[port],
         "--auth", "PLAIN", "--auth-user", sender, "--auth-password", password,
         "--from", sender, "--to", recipient, *extra, message=message.as_bytes(),
     )

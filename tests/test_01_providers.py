@@ -27,7 +27,7 @@ def test_postfix_and_dovecot_run(infra, service):
     assert host.process.filter(comm="dovecot"), "Dovecot is not running"
 
 
-@pytest.mark.parametrize("port", [25, 587, 110, 995, 143, 993])
+@pytest.mark.parametrize("port", [25, 587, 465, 110, 995, 143, 993])
 @pytest.mark.parametrize("service", PROVIDERS)
 def test_listens(infra, service, port):
     assert infra(service).socket(f"tcp://0.0.0.0:{port}").is_listening
@@ -58,6 +58,21 @@ def test_postfix_policy(infra, provider):
     submission = host.check_output("postconf -P submission/inet")
     assert "submission/inet/smtpd_tls_security_level = encrypt" in submission
     assert "submission/inet/smtpd_sasl_auth_enable = yes" in submission
+
+
+@pytest.mark.parametrize("service", PROVIDERS)
+def test_465_has_the_rules_of_587_and_tls_from_the_start(infra, service):
+    """Submission over implicit TLS (RFC 8314): the same login, sender and recipient rules
+    as 587, setting for setting; only its log name and the TLS wrapper differ."""
+    def settings_of(name: str) -> dict[str, str]:
+        lines = infra(service).check_output("postconf -P %s/inet", name).splitlines()
+        return dict(line.split(f"{name}/inet/", 1)[1].split(" = ", 1) for line in lines)
+
+    plain, wrapped = settings_of("submission"), settings_of("submissions")
+    assert wrapped.pop("smtpd_tls_wrappermode") == "yes" and "smtpd_tls_wrappermode" not in plain
+    names = plain.pop("syslog_name"), wrapped.pop("syslog_name")
+    assert names == ("postfix/submission", "postfix/submissions")
+    assert wrapped == plain
 
 
 @pytest.mark.parametrize("service", PROVIDERS)

@@ -1,5 +1,6 @@
-"""Never an open relay: every classic relay trick, from every side, is refused at RCPT
-with 554 5.7.1, and nothing is queued. Each provider takes mail only for its own domain
+"""Never an open relay: every classic relay trick, from every side, on port 25 and on
+the submission ports without a login, is refused at RCPT with 554 5.7.1, and nothing is
+queued. Each provider takes mail only for its own domain
 and refuses unknown users while the client is still connected (no backscatter).
 
 The battery stops after RCPT, so "nothing was queued" is read from the server's own
@@ -97,6 +98,33 @@ def test_the_battery_queued_nothing(attempts, vantage, service):
     refused = refusals(provider, tried[0].helo, started, expected=len(tried))
     assert len(refused) == len(tried), f"{len(tried)} attempts, {len(refused)} refused in the log"
     assert all(" 554 5.7.1 " in line and "reject: RCPT from " in line for line in refused)
+
+
+# The battery on the submission ports, without a login: from a stranger, from A's own
+# customer, from the other provider's customer, and from this machine through the
+# published ports. Each attempt starts TLS as its port demands (STARTTLS on 587, TLS from
+# the first byte on 465): what is proven is that TLS alone relays nothing.
+SUBMISSION_PAIRS = [("outsider", "provider-a", 587), ("outsider", "provider-a", 465),
+                    ("client-x", "provider-a", 465), ("client-x", "provider-b", 465),
+                    (probes.HOST, "provider-a", 465), (probes.HOST, "provider-b", 465)]
+
+
+@pytest.mark.parametrize(("vantage", "service", "port"), [
+    pytest.param(v, s, p, marks=_pair_marks(v, s), id=f"{v}->{s}:{p}") for v, s, p in SUBMISSION_PAIRS])
+def test_the_submission_ports_relay_nothing_without_a_login(request, vantage, service, port):
+    """The submission ports count every recipient a client tries, refused or not, per
+    minute (MAX_RECIPIENTS_PER_MINUTE; test_08 uses up the outsider's): a reload first
+    restarts that count, so that each attempt meets the relay rule itself."""
+    lab = request.getfixturevalue("ports_lab" if vantage == probes.HOST else "lab")
+    provider = next(p for p in config.PROVIDERS if p.service == service)
+    server = Container(service, lab.container(service))
+    started = time.time()
+    server.run("postfix", "reload")
+    wait_until(lambda: "reload -- version" in server.log(since=started - 1), f"{service}'s reload")
+    tried = probes.relay_check(lab, vantage, provider, port)
+    assert tried and all(RELAY_DENIED.fullmatch(a.reply) for a in tried), relaycheck.table(tried)
+    refused = refusals(server, tried[0].helo, started, expected=len(tried))
+    assert len(refused) == len(tried) and all(" 554 5.7.1 " in line for line in refused)
 
 
 @pytest.mark.disruptive

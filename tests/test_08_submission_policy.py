@@ -1,5 +1,6 @@
-"""The submission port (587) serves customers only: STARTTLS, then AUTH; a customer may
-send only as themselves, to a limited number of recipients, messages of limited size."""
+"""The submission ports (587, and 465 with the same rules) serve customers only: TLS,
+then AUTH; a customer may send only as themselves, to a limited number of recipients,
+messages of limited size."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from lab.config import PROVIDER_A, X2, X, Y
-from tests.harness import make_message, new_helo, refusals, submit, swaks, wait_until
+from tests.harness import SUBMISSION_TLS, make_message, new_helo, refusals, submit, swaks, wait_until
 from tests.rawsession import STARTTLS, auth_plain, raw_session
 
 SMTP_A = PROVIDER_A.smtp
@@ -32,10 +33,11 @@ def test_wrong_password_and_unknown_user_look_alike(client_x, user):
     assert session.replies[-1] == "535 5.7.8 Error: authentication failed: (reason unavailable)\r\n"
 
 
+@pytest.mark.parametrize("port", sorted(SUBMISSION_TLS))
 @pytest.mark.parametrize("sender", [Y, X2, "postmaster@provider-a.test"])
-def test_x_may_send_only_as_x(client_x, provider_a, settings, sender):
+def test_x_may_send_only_as_x(client_x, provider_a, settings, sender, port):
     message, helo, started = make_message(sender, Y), new_helo("forged-sender"), time.time()
-    session = swaks(client_x, "--server", SMTP_A, "--port", "587", "--tls",
+    session = swaks(client_x, "--server", SMTP_A, "--port", str(port), SUBMISSION_TLS[port],
                     "--auth", "PLAIN", "--auth-user", X, "--auth-password", settings.password(X),
                     "--from", sender, "--to", Y, message=message.as_bytes(), helo=helo)
     assert session.reply("RCPT") == (

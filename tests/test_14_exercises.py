@@ -4,6 +4,7 @@ lab; `lab trace` follows a delivered, a deferred and a bounced message."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 
@@ -12,9 +13,9 @@ import pytest
 from lab import access, config, exercises, switches
 from lab.config import PROVIDER_A, PROVIDER_B, SERVICES, X, Y
 from lab.markdown import render
+from tests import solutions, solutions_after
 from tests.harness import deferred_entry, fill_mailbox, submit_many, wait_until
 from tests.solutions import (
-    SOLUTIONS,
     lab_command,
     lab_ok,
     mailbox_count,
@@ -26,6 +27,7 @@ from tests.solutions import (
 )
 
 EXERCISES = exercises.all_exercises()
+SOLUTIONS = {**solutions.SOLUTIONS, **solutions_after.SOLUTIONS}
 
 
 def test_every_exercise_has_both_editions_and_a_check():
@@ -40,6 +42,25 @@ def test_every_exercise_has_both_editions_and_a_check():
         for section in ("## Goal", "## Background", "## Steps", "## Questions", "## What `lab check"):
             assert section in english, (exercise.path, section)
         assert len(exercise.steps) >= 4
+
+
+def test_no_text_or_solution_names_an_address_of_lab_0():
+    """A class runs labs 1..N, each on subnets of its own (LAB_ID): an address of lab 0,
+    or a name made of one (dialup-10-80-1-100), in a text or a solution is wrong in
+    every other lab. The texts name the command that finds it (hostname -I, dig)."""
+    lab0 = config.load(lab_id=0, environ={})
+    networks = list(lab0.subnets.values())
+    texts = {f"{e.path.name} ({lang})": e.text(lang) for e in EXERCISES for lang in exercises.LANGUAGES}
+    texts.update({p.name: p.read_text() for p in Path(__file__).parent.glob("solutions*.py")})
+    found = []
+    for name, text in texts.items():
+        for quad in re.findall(r"\b\d+[.-]\d+[.-]\d+[.-]\d+\b", text):
+            try:
+                address = ipaddress.IPv4Address(quad.replace("-", "."))
+            except ValueError:
+                continue
+            found += [f"{name}: {quad}" for n in networks if address in n]
+    assert found == []
 
 
 def test_show_renders_markdown_without_colour_when_piped():
@@ -78,6 +99,7 @@ def test_unknown_exercise_says_which_exist(lab, capsys):
 @pytest.mark.disruptive
 @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.number:02d}-{e.slug}")
 def test_check_fails_on_a_clean_lab_and_passes_after_the_solution(lab, exercise):
+    assert lab.settings.lab_id != 0  # the solutions hold in any lab, as in a class (LAB_ID 1..N)
     lab_ok(lab, "reset")
     code, out = lab_command(lab, "check", str(exercise.number))
     assert code == 1, out

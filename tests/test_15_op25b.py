@@ -1,7 +1,8 @@
 """After the story, 1: Outbound Port 25 Blocking. A provider refuses to forward its own
 customers' connections to port 25 of any other host (a TCP reset from its packet
 filter: the customer's program fails at once); customers submit through their own
-provider's port 587. Servers on the internet still reach every MX."""
+provider's port 587 or 465, which stay open everywhere. Servers on the internet still
+reach every MX."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from tests.harness import Container, client_in_log
 # A TCP connect from inside a client: how it ended and how long it took. "refused" is
 # the provider's reset; a dropped packet would be "timeout" after 5 s.
 CONNECT = """
-import errno, json, socket, sys, time
+import errno, json, socket, ssl, sys, time
 started = time.monotonic()
 try:
     s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+    if sys.argv[2] == "465":  # submission with TLS from the first byte: the greeting comes inside
+        s = ssl.create_default_context().wrap_socket(s, server_hostname=sys.argv[1])
     greeting = s.recv(200).decode(errors="replace")
     s.close()
     result = "greeting " + greeting.split()[0] if greeting else "connected"
@@ -57,9 +60,12 @@ def test_a_customer_cannot_reach_another_mx(lab, container, settings, who, targe
 
 @pytest.mark.parametrize(("who", "host", "port"), [
     ("client-x", PROVIDER_A.mx, 25),  # its own provider's MX: not forwarded, not blocked
-    ("client-x", PROVIDER_B.smtp, 587),  # submission anywhere stays open
+    ("client-x", PROVIDER_B.smtp, 587),  # submission anywhere stays open (RFC 5068)
+    ("client-x", PROVIDER_B.smtp, 465),  # ... with TLS from the start too (RFC 8314)
+    ("client-x", PROVIDER_A.smtp, 465),
     ("client-y", PROVIDER_B.mx, 25),
     ("client-y", PROVIDER_A.smtp, 587),
+    ("client-y", PROVIDER_A.smtp, 465),
     ("outsider", PROVIDER_A.mx, 25),  # a server on the internet is no provider's customer
     ("outsider", PROVIDER_B.mx, 25),
 ])

@@ -17,9 +17,9 @@ from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import Container, submit_many, wait_until
 from tests.rawsession import STARTTLS, auth_plain, raw_session
 
-# (port, how TLS starts): the MX and submission after STARTTLS, POP3 after STLS, POP3S,
-# IMAP after STARTTLS, IMAPS.
-TLS_PORTS = [(25, "smtp"), (587, "smtp"), (110, "pop3"), (995, None), (143, "imap"), (993, None)]
+# (port, how TLS starts): the MX and submission after STARTTLS, submission with TLS from
+# the first byte (465), POP3 after STLS, POP3S, IMAP after STARTTLS, IMAPS.
+TLS_PORTS = [(25, "smtp"), (587, "smtp"), (465, None), (110, "pop3"), (995, None), (143, "imap"), (993, None)]
 # The scanner takes about 24 s a port: 143 is left to the handshakes above, since
 # Dovecot serves it with the very TLS settings of 993, which the scanner covers.
 SCANNED_PORTS = [p for p in TLS_PORTS if p[0] != 143]
@@ -146,14 +146,17 @@ HARVEST = {
 
 
 @pytest.mark.parametrize("name", list(HARVEST))
-@pytest.mark.parametrize(("provider", "port"), [(PROVIDER_A, 25), (PROVIDER_B, 25), (PROVIDER_A, 587)],
-                         ids=["A:25", "B:25", "A:587 before AUTH"])
+@pytest.mark.parametrize(("provider", "port"),
+                         [(PROVIDER_A, 25), (PROVIDER_B, 25), (PROVIDER_A, 587), (PROVIDER_A, 465)],
+                         ids=["A:25", "B:25", "A:587 before AUTH", "A:465 before AUTH"])
 def test_no_directory_of_customers(outsider, provider, port, name):
     """A stranger learns nothing: every address gets the same answer, and EXPN and ETRN
-    none at all (587: after STARTTLS, which it requires first, and before AUTH)."""
+    none at all (587: after STARTTLS, which it requires first, and before AUTH; 465:
+    inside TLS from the start, before AUTH)."""
     command, reply = HARVEST[name]
     tls = [b"STARTTLS\r\n", STARTTLS, b"EHLO outsider\r\n"] if port == 587 else []
-    session = raw_session(outsider, provider.mx, port, [b"EHLO outsider\r\n", *tls, command])
+    session = raw_session(outsider, provider.mx, port, [b"EHLO outsider\r\n", *tls, command],
+                          tls="implicit" if port == 465 else "none")
     assert session.replies[-1] == reply
 
 

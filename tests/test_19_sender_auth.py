@@ -51,7 +51,17 @@ def test_each_domain_publishes_spf_dkim_and_dmarc(container, settings, service, 
     published = "".join(re.findall(r'"([^"]*)"', key))
     assert published == f"v=DKIM1; k=rsa; p={dnszones.dkim_public_key(settings, provider)}"
     assert dig(c, "TXT", f"_dmarc.{provider.domain}") == [
-        f'"v=DMARC1; p={settings.dmarc_policy}; adkim=r; aspf=r"']
+        f'"v=DMARC1; p={settings.dmarc_policy}; rua=mailto:postmaster@{provider.domain}; adkim=r; aspf=r"']
+
+
+@pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.domain)
+def test_the_dmarc_reports_address_takes_mail(outsider, provider):
+    """rua= names a mailbox that exists: the domain's own MX takes a report for it from a
+    stranger's reporting server (stopped after RCPT: nothing is sent)."""
+    reports = dnszones.DMARC_REPORTS.format(domain=provider.domain)
+    session = swaks(outsider, "--server", provider.mx, "--from", "dmarc-reports@nowhere.example",
+                    "--to", reports, "--quit-after", "RCPT")
+    assert session.reply("RCPT").startswith("250 2.1.5"), session.reply("RCPT")
 
 
 @pytest.mark.parametrize("service", VANTAGE_POINTS)

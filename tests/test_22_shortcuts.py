@@ -92,3 +92,47 @@ def test_exercise_13_a_forgery_while_the_key_is_broken_is_not_a_forwarded_copy(l
     assert code == 1
     assert "[FAIL] 6. With the key broken, a forwarded copy was refused" in out, out
     assert "B has refused no forwarded copy of X's mail signed with the broken key" in out, out
+
+
+@pytest.mark.parametrize("port", [587, 465])
+def test_exercise_10_a_refusal_on_bs_submission_port_is_not_the_story(lab, port):
+    """Step 2 wants X on B's port 25, which only the block's being off makes possible.
+    B's 587 and 465 are open to everyone, block or not: B's refusal of X there (no login)
+    is no direct hand-over, and the step says so (the check once took any refusal)."""
+    lab_ok(lab, "reset")
+    type_in_shell(lab, "client-x", f"swaks --server {PROVIDER_B.mx} --from {X} --to {Y}")  # blocked
+    tls = "--tls" if port == 587 else "--tlsc"
+    type_in_shell(lab, "client-x", f"swaks --server {PROVIDER_B.mx}:{port} {tls} --from {X} --to {Y}")
+    b = container(lab, PROVIDER_B.service)
+    x_address = re.escape(lab.settings.address("client-x", "access-a"))
+    service = "submission" if port == 587 else "submissions"
+    refused = re.compile(rf"postfix/{service}/smtpd\[\d+\]: NOQUEUE: reject: RCPT from \S+\[{x_address}\]")
+    wait_until(lambda: refused.search(b.log()), f"B's refusal of X on its port {port}")
+    code, out = lab_command(lab, "check", "10")
+    assert code == 1
+    assert "[PASS] 1. X tried B's port 25 directly, and A's block refused it" in out, out
+    assert "[FAIL] 2. With the block off, X reached B's port 25 itself" in out, out
+    assert f"(B refused X on port {port}, a submission port, which the block leaves open)" in out, out
+
+
+def test_exercise_11_a_look_before_the_message_existed_does_not_count(lab):
+    """Step 2 accepts a `watch` started before the first attempt (the reference solution
+    does that); a single `postqueue -p` typed before the message existed saw nothing."""
+    lab_ok(lab, "reset")
+    try:
+        lab_ok(lab, "greylist", "on")
+        type_in_shell(lab, PROVIDER_A.service, "postqueue -p")  # nothing waits yet
+        looked = time.time()
+        # the history keeps whole seconds, and the check allows a second's slack
+        wait_until(lambda: time.time() > looked + 2, "two seconds past the look")
+        message_id = swaks_x_to(lab)
+        wait_for_attempt(lab, PROVIDER_A.service, message_id, "through the greylist",
+                         lambda m: bool(m.attempts) and m.attempts[-1].status == "sent",
+                         timeout=lab.settings.greylist_delay + 30)
+        code, out = lab_command(lab, "check", "11")
+    finally:
+        lab_ok(lab, "reset")
+    assert code == 1
+    assert "[PASS] 1. B greylisted X's message at first (450 4.2.0)" in out, out
+    assert "[FAIL] 2. You saw it wait in A's queue" in out, out
+    assert "you looked at A's queue, but not while a greylisted message waited there" in out, out

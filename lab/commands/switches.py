@@ -15,7 +15,7 @@ def _relay_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="vantage", default="outsider", choices=probes.VANTAGE_POINTS,
                         help="where the attempts come from (host: through the published ports)")
     parser.add_argument("--server", default="provider-a", choices=[p.service for p in config.PROVIDERS])
-    parser.add_argument("--port", type=int, default=25, choices=(25, 587))
+    parser.add_argument("--port", type=int, default=25, choices=(25, 587, 465))
 
 
 @command("relay-check", _relay_check_arguments)

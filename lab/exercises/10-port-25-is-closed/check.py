@@ -1,12 +1,14 @@
 """Exercise 10: X tries to hand mail straight to B's MX, as the story says was once
 possible; A's port 25 block stops it. With the block off X reaches B, which sees only
 X's own address (and, since SPF, refuses x@provider-a.test from it); with the block
-back on, X submits through A's port 587."""
+back on, X submits through A's port 587 (STARTTLS) and 465 (TLS from the start)."""
 
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_A, PROVIDER_B, X
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
+PORT_25 = "postfix/smtpd"  # the smtpd of B's MX (master.cf "smtp"); 587 and 465 log their own names
+SUBMISSION = {587: "postfix/submission/smtpd", 465: "postfix/submissions/smtpd"}
 
 
 def blocked(ev: Evidence) -> Result:
@@ -22,7 +24,7 @@ def blocked(ev: Evidence) -> Result:
 def direct(ev: Evidence) -> list:
     """Messages B took on port 25 straight from X's own address (no provider between)."""
     x_address = ev.settings.address("client-x", "access-a")
-    return [m for m in ev.messages(B) if m.client_address == x_address and m.via == "postfix/smtpd"]
+    return [m for m in ev.messages(B) if m.client_address == x_address and m.via == PORT_25]
 
 
 def straight_to_b(ev: Evidence) -> Result:
@@ -32,9 +34,15 @@ def straight_to_b(ev: Evidence) -> Result:
         login = f"logged in as {m.sasl_user}" if m.sasl_user else "no login at all"
         return passed(f"{m.queue_id}: from {m.client} ({login}), sender <{m.sender}>")
     x_address = ev.settings.address("client-x", "access-a")
-    refused = [r for r in ev.rejects(B) if f"[{x_address}]" in r.client]
+    from_x = [r for r in ev.rejects(B) if f"[{x_address}]" in r.client]
+    refused = [r for r in from_x if r.program == PORT_25]
     if refused:  # since SPF (exercise 12), B refuses x@provider-a.test from X's own line
         return passed(f"from {refused[-1].client} (no login): {refused[-1].reply}")
+    ports = {program: port for port, program in SUBMISSION.items()}
+    if from_x:  # B's 587 and 465 are open to everyone, block or not: not the story's hand-over
+        where = f"port {ports[from_x[-1].program]}" if from_x[-1].program in ports else from_x[-1].program
+        return failed(f"X has not reached B's port 25 from its own address (B refused X on {where}, "
+                      "a submission port, which the block leaves open)")
     return failed("X has not reached B's port 25 from its own address")
 
 
@@ -44,13 +52,16 @@ def block_back_on(ev: Evidence) -> Result:
         "both providers block their customers' port 25")
 
 
-def submitted_after(ev: Evidence) -> Result:
-    turned_on = [e.time for e in ev.events("op25b") if e.get("on")]
-    if not turned_on:
-        return failed("the block was never switched back on (lab op25b on)")
-    after = [m for m in ev.submitted_by(X) if m.received > turned_on[-1]]
-    return passed(f"{after[-1].queue_id}: submitted on 587 as {after[-1].sasl_user}") if after else failed(
-        "X has not submitted a message through A's port 587 since the block came back")
+def submitted_after(port: int):
+    def test(ev: Evidence) -> Result:
+        turned_on = [e.time for e in ev.events("op25b") if e.get("on")]
+        if not turned_on:
+            return failed("the block was never switched back on (lab op25b on)")
+        after = [m for m in ev.submitted_by(X) if m.received > turned_on[-1] and m.via == SUBMISSION[port]]
+        if not after:
+            return failed(f"X has not submitted a message through A's port {port} since the block came back")
+        return passed(f"{after[-1].queue_id}: submitted on {port} as {after[-1].sasl_user}")
+    return test
 
 
 STEPS = [
@@ -59,6 +70,8 @@ STEPS = [
     Step("With the block off, X reached B's port 25 itself", straight_to_b,
          "lab op25b off, then the same swaks in client-x"),
     Step("The block is on again", block_back_on, "lab op25b on"),
-    Step("X then sent through A's submission port 587, with a login", submitted_after,
+    Step("X then sent through A's submission port 587, with a login", submitted_after(587),
          "swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test ... (exercise 2)"),
+    Step("... and through port 465, TLS from the start, with a login", submitted_after(465),
+         "swaks --server smtp.provider-a.test:465 --tlsc --auth-user x@provider-a.test ..."),
 ]

@@ -3,6 +3,8 @@ sender, recipient) with 450; A retries by itself and gets through; the same trip
 then passes at once; a stranger's one-shot sender never comes back, so nothing of it
 arrives."""
 
+import re
+
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_A, PROVIDER_B, X
 
@@ -21,15 +23,25 @@ def turned_away(ev: Evidence) -> Result:
         "no message of X was greylisted by B (A's log: status=deferred ... Greylisted)")
 
 
+LOOK = r"\b(postqueue\s+-[pj]|mailq)\b"
+# A look that goes on by itself: `watch postqueue -p`, or a loop typed at the prompt.
+KEEPS_LOOKING = re.compile(r"^\s*watch\b|\b(while|until|for)\b.*\bdo\b")
+
+
 def watched_it_wait(ev: Evidence) -> Result:
-    """`postqueue -p` (or mailq) typed in provider-a while a greylisted message waited."""
-    looks = ev.typed_at(A, r"\b(postqueue\s+-[pj]|mailq)\b")
+    """`postqueue -p` (or mailq) typed in provider-a while a greylisted message waited,
+    or a `watch` or loop of it started before the message went through (the text has
+    the learner start `watch` before the first attempt: the wait lasts seconds)."""
+    looks = ev.typed_at(A, LOOK)
     for m in greylisted(ev):
         sent = [a.time for a in m.attempts if a.status == "sent"]
         until = sent[0] if sent else float("inf")
-        seen = [cmd for when, cmd in looks if m.attempts[0].time - 1 <= when <= until]
+        seen = [cmd for when, cmd in looks if when <= until
+                and (m.attempts[0].time - 1 <= when or KEEPS_LOOKING.search(cmd))]
         if seen:
             return passed(f"{seen[-1]} while {m.queue_id} waited")
+    if looks:
+        return failed("you looked at A's queue, but not while a greylisted message waited there")
     return failed("no look at A's queue while a greylisted message waited there")
 
 
@@ -79,7 +91,7 @@ STEPS = [
     Step("B greylisted X's message at first (450 4.2.0)", turned_away,
          "lab greylist on, then send from X to y@provider-b.test"),
     Step("You saw it wait in A's queue", watched_it_wait,
-         "while it waits (the first seconds): in provider-a, postqueue -p"),
+         "before sending, in provider-a: watch -n 1 postqueue -p (or postqueue -p in the first seconds)"),
     Step("A retried by itself and got through after the delay", retried_and_delivered,
          "wait: A retries every 5 to 10 s; the greylist lets it through after GREYLIST_DELAY"),
     Step("The next message on the same (A, x, y) passed at once", known_triple,

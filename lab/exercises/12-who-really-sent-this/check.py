@@ -1,16 +1,20 @@
-"""Exercise 12: what each domain publishes (SPF, DKIM, DMARC, reverse DNS), B's
-verdicts on X's honest message, and two forgeries from the outsider refused: the
-envelope at RCPT by SPF, the From: header at the end of DATA by DMARC."""
+"""Exercise 12: what each domain publishes (SPF, DKIM, DMARC) and what the reverse DNS
+says of each machine; B's verdicts on X's honest message and on a newsletter with
+one-click unsubscribe (RFC 8058) under A's signature; two forgeries from the outsider
+refused: the envelope at RCPT by SPF, the From: header at the end of DATA by DMARC; and
+an honest stranger delivered with dmarc=none."""
 
 import re
 
-from lab.checker import Evidence, Result, Step, failed, passed
+from lab import config
+from lab.checker import Evidence, Result, Step, auth_results, failed, header_block, passed
 from lab.config import PROVIDER_B, X, Y
 
 B = PROVIDER_B.service
 CLIENTS = ("client-x", "client-y", "outsider")
 RECORDS = {"SPF": r"\btxt\s+provider-[ab]\.test\b|\bprovider-[ab]\.test\.?\s+txt\b",
            "DKIM": r"\._domainkey\.", "DMARC": r"\b_dmarc\."}
+ONE_CLICK = ("list-unsubscribe", "list-unsubscribe-post")
 
 
 def asked_the_dns(ev: Evidence) -> Result:
@@ -21,12 +25,42 @@ def asked_the_dns(ev: Evidence) -> Result:
         f"{len(typed)} question(s) to the DNS, e.g. {typed[-1]}")
 
 
+def asked_the_reverse_dns(ev: Evidence) -> Result:
+    typed = [c for s in CLIENTS for c in ev.typed(s, r"\bdig\b.*\s-x\s")]
+    return passed(typed[-1]) if typed else failed("no reverse lookup (dig -x ADDRESS) typed in a client yet")
+
+
 def y_read_checked_mail(ev: Evidence) -> Result:
     saved = {e.time for e in ev.mailbox_events(B, Y, "saved")
              if any(m.message_id == e.message_id for m in ev.submitted_by(X))}
     reads = [s for s in ev.pop_sessions(B, Y) if saved and s.time > min(saved) and s.retrieved]
     return passed(f"Y retrieved {reads[-1].retrieved} message(s) over POP3") if reads else failed(
         "Y has not retrieved (RETR) a message of X over POP3 since one arrived")
+
+
+def at_y(ev: Evidence) -> list[tuple[str, dict[str, str]]]:
+    """(headers, B's verdicts) of each message in Y's mailbox."""
+    return [(header_block(m), auth_results(m, PROVIDER_B.mx)) for m in ev.mailbox(Y)]
+
+
+def one_click(ev: Evidence) -> Result:
+    """A message of X at Y with RFC 8058's two headers, both signed by A, dkim=pass."""
+    seen = []
+    for head, verdicts in at_y(ev):
+        if not re.search(rf"^Return-Path: <{re.escape(X)}>", head, re.M):
+            continue
+        if not re.search(r"^List-Unsubscribe-Post:\s*List-Unsubscribe=One-Click\s*$", head, re.M | re.I) \
+                or not re.search(r"^List-Unsubscribe:.*<https://", head, re.M | re.I):
+            continue
+        signature = re.search(r"^DKIM-Signature:.*?\bh=([^;]+);", head, re.M)
+        signed = {h.strip().lower() for h in signature.group(1).split(":")} if signature else set()
+        if set(ONE_CLICK) <= signed and verdicts.get("dkim") == "pass":
+            return passed("List-Unsubscribe and List-Unsubscribe-Post under A's signature, dkim=pass")
+        seen.append(f"signed: {', '.join(sorted(signed)) or 'nothing'}, dkim={verdicts.get('dkim')}")
+    if seen:
+        return failed(f"X's newsletter arrived, but {seen[-1]}")
+    return failed("no message of X at Y with List-Unsubscribe: <https://...> and "
+                  "List-Unsubscribe-Post: List-Unsubscribe=One-Click")
 
 
 def refusals(ev: Evidence) -> list:
@@ -46,16 +80,36 @@ def dmarc_at_end_of_data(ev: Evidence) -> Result:
         "B has refused no message of the outsider at the end of DATA for DMARC")
 
 
+def honest_stranger(ev: Evidence) -> Result:
+    """A message at Y whose envelope and From: are both outside the lab's domains."""
+    for head, verdicts in at_y(ev):
+        sender = re.search(r"^Return-Path: <([^>]*)>", head, re.M)
+        author = re.search(r"^From:.*?([\w.+-]+@[\w.-]+)", head, re.M)
+        addresses = (sender.group(1), author.group(1)) if sender and author else ("", "")
+        if all(addresses) and not any(config.provider_of(a) for a in addresses) \
+                and verdicts.get("dmarc") == "none":
+            return passed(f"from <{addresses[0]}>, From: {addresses[1]}: dmarc=none, delivered")
+    return failed("no honest message of a stranger (its own envelope and From:) has reached Y")
+
+
 STEPS = [
     Step("You asked the DNS for SPF, DKIM and DMARC", asked_the_dns,
          "dig TXT provider-a.test, dig TXT maillab._domainkey.provider-a.test, "
          "dig TXT _dmarc.provider-a.test"),
+    Step("You asked the reverse DNS who an address is", asked_the_reverse_dns,
+         "dig -x $(dig +short mx.provider-a.test); in client-x: dig -x $(hostname -I)"),
     Step("Y retrieved X's honest message, with B's verdicts", y_read_checked_mail,
          "send from X (exercise 2), then as Y: POP3 to pop.provider-b.test and RETR it"),
+    Step("X's newsletter reached Y with one-click unsubscribe, signed", one_click,
+         'swaks ... --add-header "List-Unsubscribe: <https://provider-a.test/unsubscribe?u=y>" '
+         '--add-header "List-Unsubscribe-Post: List-Unsubscribe=One-Click" (step 3)'),
     Step("B refused the forged envelope at RCPT (SPF)", spf_at_rcpt,
          "in the outsider: swaks --server mx.provider-b.test --from x@provider-a.test "
          "--to y@provider-b.test"),
     Step("B refused the forged From: at the end of DATA (DMARC)", dmarc_at_end_of_data,
          'in the outsider: swaks --server mx.provider-b.test --from bulk@nowhere.example '
          '--header "From: x@provider-a.test" --to y@provider-b.test'),
+    Step("An honest stranger's message reached Y, dmarc=none", honest_stranger,
+         'in the outsider: swaks --server mx.provider-b.test --from bulk@nowhere.example '
+         '--to y@provider-b.test --header "Subject: an honest stranger"'),
 ]

@@ -105,10 +105,11 @@ STEPS = [
     Step("With A's key broken, X's mail failed DKIM and passed DMARC", saved_by_spf,
          "lab dkim break, then send from X to Y (exercise 2)"),
     Step("With the key broken, a forwarded copy was refused", forward_refused,
-         "in the outsider: curl -s --ssl-reqd pop3://pop.provider-b.test/3 -u y@provider-b.test:... "
-         "> copy.eml, then swaks --server mx.provider-b.test --from list@nowhere.example --to "
-         "y2@provider-b.test --data copy.eml"),
+         "in the outsider, N = that message's number in Y's mailbox (LIST): curl -s --ssl-reqd "
+         "pop3://pop.provider-b.test/$N -u y@provider-b.test:... > copy.eml, then swaks --server "
+         "mx.provider-b.test --from list@nowhere.example --to y2@provider-b.test --data copy.eml"),
     Step("A's key is fixed", key_fixed, "lab dkim fix"),
     Step("Forwarded with the good key, it passed on DKIM alone", saved_by_signature,
-         "after lab dkim fix, send from X to Y again and forward that message (/4) the same way"),
+         "after lab dkim fix, send from X to Y again and forward that message (its number: the newest) "
+         "the same way"),
 ]

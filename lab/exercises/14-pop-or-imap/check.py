@@ -1,6 +1,7 @@
 """Exercise 14: POP or IMAP? Y reads the same mail over IMAP from two devices (it
-stays on the server; what one does the other sees), keeps a copy in a folder, then
-takes the mail home over POP3 with "delete after download"."""
+stays on the server; what one does the other sees), keeps a copy in a folder, reads it
+over POP3 leaving a copy on the server (UIDL, no DELE), then takes the mail home over
+POP3 with "delete after download"."""
 
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_B, Y
@@ -51,6 +52,15 @@ def kept_a_copy(ev: Evidence) -> Result:
         "no message has been copied into a folder over IMAP (CREATE, then COPY)")
 
 
+def left_a_copy(ev: Evidence) -> Result:
+    kept = [s for s in ev.pop_sessions(B, Y) if s.asked_uidl and s.retrieved and not s.deleted and s.ended]
+    if kept:
+        return passed(f"UIDL, retr={kept[-1].retrieved}, del=0")
+    listed = [s for s in ev.pop_sessions(B, Y) if s.asked_uidl]
+    return failed("a POP3 session asked UIDL but did not retrieve, or deleted, mail" if listed else
+                  "no POP3 session has asked UIDL, retrieved mail and left it on the server")
+
+
 def taken_home(ev: Evidence) -> Result:
     first = first_read(ev)
     after = [s for s in ev.pop_sessions(B, Y) if first and s.time > first.time and s.retrieved and s.deleted]
@@ -69,6 +79,8 @@ STEPS = [
          "connect again (993), SELECT INBOX, FETCH 1:* (FLAGS), then STORE 2 +FLAGS (\\Seen)"),
     Step("Y kept a copy in a folder of its own on the server", kept_a_copy,
          "CREATE Archive, then COPY 1 Archive (and GETQUOTAROOT INBOX before and after)"),
+    Step("Y's family PC read it over POP3 and left a copy on the server", left_a_copy,
+         "openssl s_client -starttls pop3 ...: UIDL, RETR 1, RETR 2, QUIT (no DELE)"),
     Step("Y took the mail home over POP3 and deleted it from the server", taken_home,
          "openssl s_client -starttls pop3 ...: RETR 1, RETR 2, DELE 1, DELE 2, QUIT"),
 ]
