@@ -132,6 +132,13 @@ class Lab:
         docker("start", *(self.container(s) for s in services))
         self.seal(services)
 
+    def recreate(self, service: str, timeout: float = 60) -> None:
+        """A new container for one service (its volumes kept), sealed and healthy."""
+        self.compose("rm", "--stop", "--force", service, capture=True)
+        self.compose("up", "-d", "--no-deps", service, capture=True)
+        self.seal([service])
+        self.wait_healthy(timeout, services=(service,))
+
     def seal(self, services: Iterable[str] | None = None) -> None:
         """Seal the running containers' networks (all of them, or these): each waits,
         with nothing of the lab running, until it is sealed (lab/netseal.py)."""
@@ -224,11 +231,11 @@ class Lab:
             states = self.states()
             starting = [s for s in services if states.get(s) == "starting"]
             others = [s for s in services if s not in starting]
-            if all(states.get(s) == "healthy" for s in others) and starting:
+            if all(states.get(s) == "healthy" for s in others) and starting and time.monotonic() < deadline:
                 info = self._inspect()
                 if _follow_until_ready([info[s] for s in starting], deadline):
                     return
-                continue
+                continue  # one stopped, or the time ran out: the checks below say which
             if all(states.get(s) == "healthy" for s in services):
                 return
             dead = [s for s in services if states.get(s) in ("exited", "dead")]

@@ -119,9 +119,7 @@ def test_queue_and_mailboxes_survive_recreated_containers(lab, settings, fault, 
     wait_until(lambda: queue_ids <= {m["queue_id"] for m in deferred(container("provider-a"))},
                "the 5 messages deferred on A")
 
-    lab.compose("rm", "--stop", "--force", "provider-a", capture=True)
-    lab.compose("up", "-d", "--no-deps", "provider-a", capture=True)
-    lab.wait_healthy(timeout=60, services=("provider-a",))
+    lab.recreate("provider-a")
     kept = {m["queue_id"] for m in container("provider-a").queue()}
     assert queue_ids <= kept, f"A's new container lost queued mail: {queue_ids - kept}"
 
@@ -129,9 +127,7 @@ def test_queue_and_mailboxes_survive_recreated_containers(lab, settings, fault, 
     wait_until(lambda: all(container("provider-b").messages_with(Y, s.message_id) for s in sent),
                "the 5 messages at Y", timeout=delivery_bound(settings))
 
-    lab.compose("rm", "--stop", "--force", "provider-b", capture=True)
-    lab.compose("up", "-d", "--no-deps", "provider-b", capture=True)
-    lab.wait_healthy(timeout=60)
+    lab.recreate("provider-b")
     b = container("provider-b")
     assert all(len(b.messages_with(Y, s.message_id)) == 1 for s in sent), "B's new container lost Y's mail"
     for s in sent:

@@ -106,9 +106,7 @@ def test_the_greylist_outlives_a_new_container_and_reset_forgets_it(lab, greylis
     [first] = submit_many(client_x, X, settings.password(X), Y, 1, "before-restart")
     wait_until(lambda: container(PROVIDER_B.service).messages_with(Y, first.message_id), "the first message",
                timeout=greylisting + 20)
-    lab.compose("rm", "--stop", "--force", PROVIDER_B.service, capture=True)
-    lab.compose("up", "-d", "--no-deps", PROVIDER_B.service, capture=True)
-    lab.wait_healthy(60)
+    lab.recreate(PROVIDER_B.service)
     # A new container starts with .env's switches (GREYLIST=off) but keeps what the
     # greylist has seen, in its volume: switched on again, it knows the triple.
     assert not switches.state(lab)[PROVIDER_B.service].greylist
