@@ -36,8 +36,11 @@ def render(text: str, color: bool) -> str:
         nonlocal lead, indent
         if block and any(width(part) != len(part) for part in block):
             # Japanese: keep the author's line breaks (textwrap counts characters, not
-            # columns, and would put spaces between lines)
-            out.extend((indent if i else lead) + inline(part) for i, part in enumerate(block))
+            # columns, and would put spaces between lines), and wrap a line too long for
+            # the terminal by columns (a worksheet's Question is one line: a break inside
+            # Japanese prints as a space in a browser)
+            pieces = [piece for part in block for piece in wrap(part, WIDTH - len(indent))]
+            out.extend((indent if i else lead) + inline(piece) for i, piece in enumerate(pieces))
             block.clear()
         elif block:
             out.extend(textwrap.wrap(inline(" ".join(block)), WIDTH, initial_indent=lead,
@@ -116,9 +119,19 @@ def table(rows: list[str], bold: Callable[[str], str]) -> list[str]:
     cells = [r + [""] * (count - len(r)) for r in cells]
     widths = [max(width(r[i]) for r in cells) for i in range(count)]
     room = WIDTH - 2 - 3 * (count - 1)
-    while sum(widths) > room and max(widths) > 12:  # narrow the widest column, step by step
-        widest = widths.index(max(widths))
-        widths[widest] -= 1
+    # A column left empty to write in (a worksheet's) gets two fifths of the line at least,
+    # and whatever room is left.
+    blank = [i for i in range(count) if len(cells) > 1 and not any(r[i] for r in cells[1:])]
+    for i in blank:
+        widths[i] = max(widths[i], room * 2 // 5 // len(blank))
+    filled = [i for i in range(count) if i not in blank] or list(range(count))
+    while sum(widths) > room:  # narrow the widest filled column step by step, then any
+        narrowable = [i for i in filled if widths[i] > 12] or [i for i in range(count) if widths[i] > 12]
+        if not narrowable:
+            break
+        widths[max(narrowable, key=lambda i: widths[i])] -= 1
+    for i in blank:
+        widths[i] += max(0, room - sum(widths)) // len(blank)
     out: list[str] = []
     for n, r in enumerate(cells):
         wrapped = [wrap(c, w) or [""] for c, w in zip(r, widths)]
@@ -148,7 +161,7 @@ NO_LINE_START = "、。，．・：；？！」』）〕］｝〉》ーぁぃぅ
 def wrap(text: str, columns: int) -> list[str]:
     """Wrap text to `columns` terminal columns: at spaces, or between any two Japanese
     characters (never before 、。」 and the like)."""
-    tokens = re.findall(r"\s+|[^\s\u2e80-\uffef]+|[\u2e80-\uffef]", text)
+    tokens = re.findall(r"`[^`]*`|\s+|[^\s`\u2e80-\uffef]+|[\u2e80-\uffef]|`", text)  # `code` whole
     lines: list[str] = []
     line = ""
     for token in tokens:
