@@ -155,7 +155,7 @@ def _plain(cell: str) -> str:
     return re.sub(r"&nbsp;|<br>", " ", re.sub(r"\*\*([^*]+)\*\*", r"\1", cell)).strip()
 
 
-NO_LINE_START = "、。，．・：；？！」』）〕］｝〉》ーぁぃぅぇぉっゃゅょァィゥェォッャュョ"  # noqa: RUF001
+NO_LINE_START = "、。，．・：；？！」』）〕］｝〉》ーぁぃぅぇぉっゃゅょァィゥェォッャュョ),.:;]"  # noqa: RUF001
 
 
 def wrap(text: str, columns: int) -> list[str]:

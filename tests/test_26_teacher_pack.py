@@ -46,22 +46,26 @@ def test_each_pack_answers_every_question_of_its_exercise(exercise, language):
     questions = exercise.questions(language)
     # Both editions ask the same Questions; where one asks more (exercise 1's Japanese
     # text lacks its English fourth), each pack answers them all, in the same order.
+    # A pack may answer more than its text asks: the packs of 10-15 were written for
+    # those texts as issue 30 (part A) rewrites them; once those are in, the counts are
+    # equal and `==` can replace `>=`.
     asked = max(len(exercise.questions(other)) for other in exercises.LANGUAGES)
     answers = exercise.model_answers(language)
     assert questions, (exercise.path, language, "no Questions found in the exercise's text")
-    assert len(answers) == asked, (
+    assert len(answers) >= asked, (
         f"exercise {exercise.number} ({language}) has {len(questions)} Questions in "
         f"{exercises.LANGUAGES[language]} ({asked} in the longer edition) and {len(answers)} model "
         f"answers in {exercises.PACKS[language]}: write one `### ` answer per Question, in order")
+    assert len(answers) == len(exercise.model_answers("en")), (exercise.path, "both packs answer alike")
     for n, heading in enumerate(answers, start=1):
         assert re.match(rf"(Q|問\s?){n}\b", heading), (exercise.path, language, heading)
     assert pack.startswith("# "), (exercise.path, language)
     assert STUMBLES[language] in pack and RUBRIC[language] in pack, (exercise.path, language)
     rubric = exercises.section(pack, RUBRIC[language].removeprefix("## "))
-    for n in range(1, asked + 1):  # one row per Question
+    for n in range(1, len(answers) + 1):  # one row per Question
         assert re.search(rf"^\| *(Q|問 ?){n} *\|", rubric, re.M), (exercise.path, language, f"rubric row {n}")
     on_the_sheet = re.findall(r"^\d+\. ", exercise.worksheet(language), re.M)
-    assert len(on_the_sheet) >= asked, (exercise.path, language, "the worksheet asks every Question")
+    assert len(on_the_sheet) >= len(answers), (exercise.path, language, "the worksheet asks every Question")
 
 
 @pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
@@ -76,7 +80,7 @@ def test_lab_show_teacher_renders_each_pack(exercise, capsys, monkeypatch):
         assert out.splitlines()[0] == pack.splitlines()[0].removeprefix("# "), argv
         assert "\033[" not in out and "<div" not in out, argv  # piped: plain text, no HTML
         assert "\n| " not in out, argv  # tables drawn in columns
-        assert all(width(line) <= 88 for line in out.splitlines() if "│" in line), argv
+        assert all(width(line) <= 88 for line in out.splitlines()), argv  # fits a terminal
     monkeypatch.setenv("LANG", "ja_JP.UTF-8")  # the locale picks Japanese, --en overrides it
     assert cli.main(["show", "--teacher", n]) == 0
     assert capsys.readouterr().out.splitlines()[0] == japanese.splitlines()[0].removeprefix("# ")
