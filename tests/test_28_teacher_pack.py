@@ -46,13 +46,10 @@ def test_each_pack_answers_every_question_of_its_exercise(exercise, language):
     questions = exercise.questions(language)
     # Both editions ask the same Questions; where one asks more (exercise 1's Japanese
     # text lacks its English fourth), each pack answers them all, in the same order.
-    # A pack may answer more than its text asks: the packs of 10-15 were written for
-    # those texts as issue 30 (part A) rewrites them; once those are in, the counts are
-    # equal and `==` can replace `>=`.
     asked = max(len(exercise.questions(other)) for other in exercises.LANGUAGES)
     answers = exercise.model_answers(language)
     assert questions, (exercise.path, language, "no Questions found in the exercise's text")
-    assert len(answers) >= asked, (
+    assert len(answers) == asked, (
         f"exercise {exercise.number} ({language}) has {len(questions)} Questions in "
         f"{exercises.LANGUAGES[language]} ({asked} in the longer edition) and {len(answers)} model "
         f"answers in {exercises.PACKS[language]}: write one `### ` answer per Question, in order")
