@@ -7,11 +7,12 @@ lays out the packs' tables as columns."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
 
-from lab import cli, exercises
+from lab import cli, config, exercises
 from lab.markdown import render, width
 
 EXERCISES = exercises.all_exercises()
@@ -95,3 +96,19 @@ def test_a_copy_without_the_packs_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(exercises, "HERE", tmp_path)
     assert cli.main(["show", "--teacher", "1"]) == 1
     assert "exercise 1 has no teacher's pack in this copy" in capsys.readouterr().err
+
+
+def test_no_pack_names_an_address_of_lab_0():
+    """As the texts (test_14): a class's labs each have subnets of their own, so a pack
+    names the command that finds an address, never lab 0's address."""
+    networks = list(config.load(lab_id=0, environ={}).subnets.values())
+    found = []
+    for exercise in EXERCISES:
+        for language in exercises.PACKS:
+            for quad in re.findall(r"\b\d+[.-]\d+[.-]\d+[.-]\d+\b", exercise.pack(language)):
+                try:
+                    address = ipaddress.IPv4Address(quad.replace("-", "."))
+                except ValueError:
+                    continue
+                found += [f"{exercise.path.name} ({language}): {quad}" for n in networks if address in n]
+    assert found == []
