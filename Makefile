@@ -85,8 +85,8 @@ bench: $(VENV)/.installed ## measure start-up, idle cost, latency, the web view,
 lab: ## list the exercises and your progress
 	@$(LAB) list
 
-show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition)
-	@$(LAB) show $(call arg,EX,1) $(if $(value JA),--ja)
+show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition; TEACHER=1: its teacher's pack)
+	@$(LAB) show $(call arg,EX,1) $(if $(value JA),--ja) $(if $(value TEACHER),--teacher)
 
 check: ## check your work on an exercise, step by step: make check EX=1
 	@$(if $(value EX),$(LAB) check $(call arg,EX),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)

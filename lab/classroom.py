@@ -104,6 +104,8 @@ class Row:
     project: str
     health: str  # "healthy", "stopped", or which services are not healthy
     progress: dict[int, tuple[int, int, bool]] = field(default_factory=dict)  # N -> (passed, total, done)
+    # N -> (checks run until the first pass, or so far; seconds from starting it to the first pass)
+    grading: dict[int, tuple[int | None, float | None]] = field(default_factory=dict)
     last_action: str = ""
     last_time: float = 0.0
     left_on: list[str] = field(default_factory=list)  # faults and switches not at .env's values
@@ -155,8 +157,7 @@ def row(lab: Lab) -> Row:
     journal = Journal(lab.settings)
     health = _health(lab)
     found = Row(lab.settings.lab_id, lab.project, health)
-    for number, p in journal.progress().items():
-        found.progress[number] = (p["passed"], p["total"], p["done"])
+    read_progress(found, journal)
     moments = [(e.time, " ".join([e.event, *(f"{k}={v}" for k, v in e.detail.items())]))
                for e in journal.entries()]
     moments += [(p["time"], f"lab check {n}") for n, p in journal.progress().items()]
@@ -169,6 +170,13 @@ def row(lab: Lab) -> Row:
     return found
 
 
+def read_progress(found: Row, journal: Journal) -> None:
+    """Each exercise's last check, and what grading needs, from the lab's records."""
+    for number, p in journal.progress().items():
+        found.progress[number] = (p["passed"], p["total"], p["done"])
+        found.grading[number] = grading(p)
+
+
 def status(parallel: int = 8) -> list[Row]:
     found = labs()
     if not found:
@@ -176,6 +184,15 @@ def status(parallel: int = 8) -> list[Row]:
 
     with ThreadPoolExecutor(parallel) as pool:
         return list(pool.map(row, found))
+
+
+def grading(p: dict) -> tuple[int | None, float | None]:
+    """From one exercise's progress record (Journal.progress): the checks run until the
+    first pass (so far, if none passed yet), and the seconds from when the learner began
+    it to that pass (None if it has not passed, or the record is older than these)."""
+    attempts = p.get("attempts_to_pass", p.get("attempts"))
+    began, passed = p.get("started"), p.get("first_pass")
+    return attempts, (passed - began if began is not None and passed is not None else None)
 
 
 def progress_cell(row: Row, number: int) -> str:
@@ -204,10 +221,18 @@ def export(rows: list[Row]) -> str:
     numbers = [e.number for e in exercises.all_exercises()]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["lab_id", "project", "health", "exercises_done",
-                     *(f"ex{n:02d}" for n in numbers), "last_action", "last_time", "left_on"])
+    # per exercise: its progress, the checks run until it first passed, and the minutes
+    # from starting it to that pass (empty until it passes)
+    columns = [f"ex{n:02d}{part}" for n in numbers for part in ("", "_attempts", "_minutes_to_pass")]
+    writer.writerow(["lab_id", "project", "health", "exercises_done", *columns, "last_action", "last_time",
+                     "left_on"])
     for r in rows:
         when = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(r.last_time)) if r.last_time else ""
-        writer.writerow([r.lab_id, r.project, r.health, r.done, *(progress_cell(r, n) for n in numbers),
-                         r.last_action, when, "; ".join(r.left_on)])
+        cells = []
+        for n in numbers:
+            attempts, seconds = r.grading.get(n, (None, None))
+            cells += [progress_cell(r, n), "" if attempts is None else str(attempts),
+                      "" if seconds is None else f"{seconds / 60:.1f}"]
+        writer.writerow([r.lab_id, r.project, r.health, r.done, *cells, r.last_action, when,
+                         "; ".join(r.left_on)])
     return out.getvalue()

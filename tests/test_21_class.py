@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import socket
 
 import pytest
 
-from lab import cli, config, exercises
+from lab import classroom, cli, config, exercises
+from lab import journal as journal_module
 from lab.compose import Lab, LabError, docker
 from lab.web import classpage
 from lab.web.browser import chromedriver, free_port
@@ -95,6 +97,8 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
     untouched, checked, switched = (rows[str(n)] for n in IDS)
     steps = len(exercises.get(1).steps)
     assert checked["ex01"].endswith(f"/{steps}") and checked["last_action"] == "lab check 1", checked
+    assert (checked["ex01_attempts"], checked["ex01_minutes_to_pass"]) == ("1", ""), checked  # not passed
+    assert (untouched["ex01_attempts"], untouched["ex01_minutes_to_pass"]) == ("", ""), untouched
     assert untouched["ex01"] == "-" and untouched["left_on"] == "" and untouched["last_action"] == ""
     assert switched["left_on"] == "A: op25b off; B: op25b off", switched
     assert switched["last_action"] == "op25b on=False", switched
@@ -126,3 +130,50 @@ def test_a_taken_host_port_stops_up_before_anything_starts():
                                         "machine; nothing was started.")
     assert "HOST_PORT_BASE or LAB_ID in .env, or set PUBLISH_PORTS=off" in str(raised.value)
     assert lab.containers() == {}
+
+
+class Clock:
+    """time.time() for the journal: the test moves it on."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_export_counts_the_checks_until_the_first_pass_and_the_minutes_it_took(tmp_path, monkeypatch):
+    monkeypatch.setattr(journal_module, "STATE_DIR", tmp_path)
+    clock = Clock(1_000_000.0)
+    monkeypatch.setattr(journal_module.time, "time", clock)
+    journal = journal_module.Journal(config.load(lab_id=7, project="maillab-7", in_class=True,
+                                                 environ=config.read_env_file(config.ENV_FILE)))
+
+    def at(seconds: float, exercise: int, passed: int, total: int = 5) -> None:
+        clock.now = 1_000_000.0 + seconds
+        journal.save_progress(exercise, passed, total)
+
+    journal.start_over()  # the reset that begins exercise 2
+    at(300, 2, 3)
+    at(600, 2, 5)  # passes at the second check, 10 minutes after the reset
+    at(700, 2, 4)  # later checks change neither figure
+    at(1000, 3, 5)  # 3 follows 2 without a reset: its work began at 2's last check
+    clock.now = 1_002_000.0
+    journal.start_over()
+    at(2100, 4, 1, 4)
+    at(2200, 4, 2, 4)  # two checks, no pass yet
+    old = journal.progress()
+    old[5] = {"passed": 6, "total": 6, "time": 999_000.0, "done": True}  # written before attempts were kept
+    journal.progress_path.write_text(json.dumps(old))
+
+    found = classroom.Row(7, "maillab-7", "healthy")
+    classroom.read_progress(found, journal)
+    rows = list(csv.DictReader(io.StringIO(classroom.export([found]))))
+    assert len(rows) == 1
+    got = {n: (rows[0][f"ex{n:02d}"], rows[0][f"ex{n:02d}_attempts"], rows[0][f"ex{n:02d}_minutes_to_pass"])
+           for n in (1, 2, 3, 4, 5)}
+    assert got == {1: ("-", "", ""), 2: ("done", "2", "10.0"), 3: ("done", "1", "5.0"),
+                   4: ("2/4", "2", ""), 5: ("done", "", "")}, got
+    header = next(csv.reader(io.StringIO(classroom.export([found]))))
+    assert header[4:7] == ["ex01", "ex01_attempts", "ex01_minutes_to_pass"], header
+    assert header[-3:] == ["last_action", "last_time", "left_on"], header

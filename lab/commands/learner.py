@@ -37,15 +37,25 @@ def _show_arguments(parser: argparse.ArgumentParser) -> None:
     _number(parser)
     parser.add_argument("--ja", action="store_true", help="the Japanese edition (default if LANG=ja_*)")
     parser.add_argument("--en", action="store_true", help="the English edition, whatever LANG says")
+    parser.add_argument("--teacher", action="store_true",
+                        help="the teacher's pack: model answers, common stumbles, rubric, worksheet")
+    parser.add_argument("--worksheet", action="store_true",
+                        help="only the teacher's pack's printable worksheet (one A4 page)")
 
 
 @command("show", _show_arguments)
 def show(lab: Lab, args: argparse.Namespace) -> Exit:
-    """an exercise's text (Japanese with --ja, or when LANG=ja_*)"""
+    """an exercise's text (Japanese with --ja, or when LANG=ja_*); --teacher: its teacher's pack"""
     exercise = exercise_book.get(args.number)
     japanese_locale = (os.environ.get("LC_ALL") or os.environ.get("LANG") or "").startswith("ja")
     language = "ja" if args.ja or (japanese_locale and not args.en) else "en"
-    print(markdown.render(exercise.text(language), color()), end="")
+    if args.worksheet:
+        text = exercise.worksheet(language)
+    elif args.teacher:
+        text = exercise.pack(language)
+    else:
+        text = exercise.text(language)
+    print(markdown.render(text, color()), end="")
     return Exit.OK
 
 

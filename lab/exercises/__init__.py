@@ -1,6 +1,8 @@
 """The exercises: one folder each, `NN-name/`, holding the text (README.md, and the
-Japanese edition README.ja.md) and the check (check.py, a list of STEPS). The folder
-is the exercise: adding one needs no change anywhere else.
+Japanese edition README.ja.md), the check (check.py, a list of STEPS) and the teacher's
+pack (TEACHER.md, TEACHER.ja.md: model answers to the Questions, common stumbles, a
+rubric, a printable worksheet; `lab show --teacher N`). The folder is the exercise:
+adding one needs no change anywhere else.
 """
 
 from __future__ import annotations
@@ -15,6 +17,18 @@ from lab.compose import LabError
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = {"en": "README.md", "ja": "README.ja.md"}
+PACKS = {"en": "TEACHER.md", "ja": "TEACHER.ja.md"}
+# The sections the teacher's tools read, by language: the exercise's Questions, the
+# pack's model answers (one `### ` heading per Question, in order) and its worksheet.
+QUESTIONS = {"en": "Questions", "ja": "考えてみよう"}
+ANSWERS = {"en": "Model answers", "ja": "模範解答"}
+WORKSHEET = {"en": "Worksheet", "ja": "ワークシート"}
+
+
+def section(text: str, title: str) -> str:
+    """The body of the `## title` section of a Markdown text, up to the next `## ` ("" if none)."""
+    found = re.search(rf"^## {re.escape(title)}[ \t]*\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    return found.group(1) if found else ""
 
 
 @dataclass(frozen=True)
@@ -25,6 +39,31 @@ class Exercise:
 
     def text(self, language: str = "en") -> str:
         return (self.path / LANGUAGES[language]).read_text()
+
+    def pack(self, language: str = "en") -> str:
+        """The teacher's pack in this language (a learner's copy may have none)."""
+        path = self.path / PACKS[language]
+        if not path.exists():
+            raise LabError(f"exercise {self.number} has no teacher's pack in this copy "
+                           f"({path.relative_to(HERE.parent.parent)})")
+        return path.read_text()
+
+    def questions(self, language: str = "en") -> list[str]:
+        """The Questions of the exercise's text: one per top-level list item."""
+        items = re.split(r"^- ", section(self.text(language), QUESTIONS[language]), flags=re.M)[1:]
+        return [" ".join(item.split()) for item in items]
+
+    def model_answers(self, language: str = "en") -> list[str]:
+        """The headings of the pack's model answers, one per Question."""
+        return re.findall(r"^### (.+)$", section(self.pack(language), ANSWERS[language]), re.M)
+
+    def worksheet(self, language: str = "en") -> str:
+        """The pack's printable worksheet: its last section, from its heading on."""
+        text = self.pack(language)
+        found = re.search(rf"^## {re.escape(WORKSHEET[language])}\b.*", text, re.M | re.S)
+        if not found:
+            raise LabError(f"exercise {self.number}'s teacher's pack has no worksheet ({PACKS[language]})")
+        return found.group(0)
 
     @property
     def title(self) -> str:
