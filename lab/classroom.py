@@ -24,6 +24,7 @@ from lab import config, exercises, faults, switches
 from lab.compose import Lab, LabError, missing_images
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Journal
+from lab.text import printable
 
 # Labs started at once: each start is a burst of CPU (six containers, Postfix, Dovecot,
 # NSD); more at once only makes each slower on a small server.
@@ -133,7 +134,7 @@ def _last_typed(lab: Lab, service: str) -> tuple[float, str]:
     except LabError:
         return 0.0, ""
     if len(tail) == 2 and tail[0].startswith("#") and tail[0][1:].isdigit():
-        return float(tail[0][1:]), f"{service}$ {tail[1]}"
+        return float(tail[0][1:]), printable(f"{service}$ {tail[1]}")  # as the learner typed it
     return 0.0, ""
 
 

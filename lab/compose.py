@@ -33,6 +33,7 @@ from lab.config import (
     Settings,
 )
 from lab.docker import LabError, docker, docker_exec
+from lab.text import printable
 
 COMPOSE_FILE = REPO / "compose.yaml"
 PORTS_FILE = REPO / "compose.ports.yaml"  # added when PUBLISH_PORTS=on
@@ -255,8 +256,8 @@ class Lab:
         if not cid:
             return f"--- {service}: no container\n"
         args = ["logs", *(["--tail", str(tail)] if tail else []), cid]
-        done = subprocess.run(["docker", *args], capture_output=True, text=True)
-        return f"--- {service} ---\n{done.stdout}{done.stderr}"
+        done = subprocess.run(["docker", *args], capture_output=True, text=True, errors="replace")
+        return printable(f"--- {service} ---\n{done.stdout}{done.stderr}")  # anyone may write to it
 
 
 def _taken(port: int) -> bool:

@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from lab.text import printable
+
 # 2026-11-27T18:40:01.123456789Z Nov 27 18:40:01 provider-a postfix/submission/smtpd[91]: 4F3A2: ...
 DOCKER_LINE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z (.*)$")
 POSTFIX = re.compile(r"\b(postfix(?:/[\w-]+)+)\[\d+\]: (?:([0-9A-F]{6,}|NOQUEUE): )?(.*)$")
@@ -45,7 +47,7 @@ def parse_time(stamp: str, fraction: str | None) -> float:
 def parse(lines: str) -> list[LogLine]:
     """The Postfix and Dovecot lines of a `docker logs --timestamps` output."""
     parsed = []
-    for raw in lines.splitlines():
+    for raw in printable(lines).splitlines():  # a provider's root may write anything there
         stamped = DOCKER_LINE.match(raw)
         if not stamped:
             continue

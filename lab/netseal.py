@@ -36,6 +36,8 @@ def seal_env(lab: Lab, service: str) -> dict[str, str]:
     env = {
         "LAB_SUBNETS": " ".join(str(s.subnets[n]) for n in SUBNET_SETTINGS),
         "LAB_HOSTS": " ".join(s.host_address(n) for n in SUBNET_SETTINGS),
+        "LAB_EDGES": " ".join(str(a) for n in SUBNET_SETTINGS
+                              for a in (s.subnets[n].network_address, s.subnets[n].broadcast_address)),
         "LAB_OPEN_PORTS": "",
         "LAB_FORWARD": "no",
         "LAB_GATEWAY": "",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import config, dnszones, tls
+from lab import config, dnszones, faults, tls
 from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, REPO, X, Y
 from tests.harness import make_message, submit, swaks, wait_until
@@ -181,19 +181,33 @@ def test_a_client_writing_a_gigabyte_to_its_output_leaves_docker_s_log_under_the
         assert 1 <= len(files) <= 2 and all(f.stat().st_size <= 5 * 2**20 + 2**16 for f in files), files
 
 
-def test_a_full_queue_refuses_new_mail_for_now_and_loses_nothing(settings, provider_a, client_x):
-    """While A's queue holds more than MAX_QUEUE_SIZE, new mail waits with its sender."""
+def test_the_queue_limit_is_the_one_in_env(settings, provider_a):
     limit = provider_a.output("cat", "/etc/postfix/queue-limit").strip()
     assert limit == str(config.size_in_bytes(settings.max_queue_size)) == str(256 * 2**20)
-    provider_a.run("sh", "-c", "echo 1 > /etc/postfix/queue-limit")  # anything at all is too much
+
+
+@pytest.mark.disruptive
+def test_a_full_queue_refuses_new_mail_for_now_and_loses_nothing(lab, settings, provider_a, client_x):
+    """With B down, A's queue fills with X's mail: at its limit (here two and a half
+    messages) the next is refused for now, and X keeps it; nothing queued is lost."""
+    limit = provider_a.output("cat", "/etc/postfix/queue-limit").strip()
+    size = 60_000
+    outage = faults.FAULTS["b-down"]
+    outage.cause(lab)
+    provider_a.run("sh", "-c", f"echo {size * 5 // 2} > /etc/postfix/queue-limit")
     try:
-        session = submit(client_x, X, settings.password(X), Y)
-        assert session.data_reply.startswith(
-            "452 4.3.1 <END-OF-MESSAGE>: End-of-data rejected: Insufficient system storage: "
-            "this provider's queue is full ("), session.transcript
-        assert provider_a.queue() == []
+        replies = []
+        for n in range(4):
+            message = make_message(X, Y, subject=f"queue {n}", body="x" * (size - 1000) + "\n")
+            replies.append(submit(client_x, X, settings.password(X), Y, message).data_reply)
+        assert [r[:3] for r in replies] == ["250", "250", "452", "452"], replies
+        assert replies[2].startswith("452 4.3.1 <END-OF-MESSAGE>: End-of-data rejected: Insufficient system "
+                                     "storage: this provider's queue is full ("), replies[2]
+        assert len(provider_a.queued_for(Y)) == 2
     finally:
         provider_a.run("sh", "-c", f"echo {limit} > /etc/postfix/queue-limit")
+        provider_a.run("postsuper", "-d", "ALL")  # (the test's own mail)
+        outage.cure(lab)
     assert submit(client_x, X, settings.password(X), Y).data_reply.startswith("250 ")
 
 

@@ -61,21 +61,24 @@ SECURITY_HEADERS = {
 # any work, whatever it asks for (an <img> pointed at /message/..., a form, a script).
 # "same-origin" is this page's own; "none" a typed address or a bookmark.
 OWN_FETCHES = ("same-origin", "none")
+FOREIGN = "maillab answers its own pages only: open it by its address\n"
 
 
 @web.middleware
 async def only_this_host(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse a foreign Host (DNS rebinding), a request another site made, and a
-    foreign Origin on a POST."""
+    foreign Origin."""
     ports = request.app[PORTS]
     allowed = {f"{name}:{port}" for name in ("127.0.0.1", "localhost") for port in ports}
     if request.host not in allowed:
         return web.Response(status=403, text=f"this is maillab's web view: open http://127.0.0.1:{ports[-1]}/\n")
     if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES:
-        return web.Response(status=403, text="maillab answers its own pages only: open it by its address\n")
+        return web.Response(status=403, text=FOREIGN)
+    # (a browser too old for Sec-Fetch-Site still names a foreign page's Origin on a
+    # fetch or a form, whatever the method)
     origin = request.headers.get("Origin")
-    if request.method == "POST" and origin not in (None, *(f"http://{host}" for host in allowed)):
-        return web.Response(status=403, text="a check is run only from the lab's own page\n")
+    if origin not in (None, *(f"http://{host}" for host in allowed)):
+        return web.Response(status=403, text=FOREIGN)
     return await handler(request)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pwd
+import secrets
 import shutil
 import socket
 import socketserver
@@ -49,7 +51,16 @@ DRIVER_SOCKET = "driver.sock"
 # What Selenium asks for: chromedriver answers only a Host of its own loopback (it
 # refuses others, against DNS rebinding), whatever carries the request to it.
 DRIVER_URL = "http://127.0.0.1:9515"
-NOBODY = 65534  # the browser's user when the suite runs as root (as in CI)
+
+
+def _unused_uid() -> int:
+    """A user id no account of this machine has: the browser's when the suite runs as
+    root (as in CI). With a real account's (nobody's, say) that account could reach
+    the driver's socket and start programs through it."""
+    taken = {entry.pw_uid for entry in pwd.getpwall()}
+    while (uid := 2**20 + secrets.randbelow(2**20)) in taken:
+        pass
+    return uid
 
 
 def build_image() -> None:
@@ -151,11 +162,11 @@ def chromedriver(name: str, ports: Iterable[int] = ()) -> Iterator[Driver]:
     ports = tuple(ports)
     STATE_DIR.mkdir(exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="browser-", dir=STATE_DIR))  # 0700: the suite's alone
-    uid = os.getuid() or NOBODY
+    uid = os.getuid() or _unused_uid()
     relays = [_Relay(folder / f"web-{port}.sock", port) for port in ports]
     if os.getuid() == 0:  # the browser's user must reach its end of the sockets
         for path in (folder, *(folder / f"web-{port}.sock" for port in ports)):
-            os.chown(path, NOBODY, NOBODY)
+            os.chown(path, uid, uid)
     for relay in relays:
         threading.Thread(target=relay.serve_forever, daemon=True).start()
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
