@@ -215,3 +215,4 @@ def test_trace_shows_imap_reading(lab, one_message_for_y, client_y, y_login):
     assert f"(6) retrieval: IMAP login as {Y}, read it (now \\Seen on every device)" in out, out
     assert f"(6) retrieval: IMAP login as {Y}, expunged it: gone from every device" in out, out
     assert f"Now: expunged by {Y} over IMAP" in out, out
+

@@ -56,7 +56,7 @@ class Listener:
                            for a in self.addresses for p in ports)
         done = on_the_host(script)
         assert done.returncode == 0, done.stderr
-        expected = before + 2 * len(self.addresses) * len(ports)
+        expected = before + 2 * len(self.addresses) * len(ports)  # (UDP: one socket hears them all)
         wait_until(lambda: self.controls() >= expected, "the listener to hear the control probe")
 
     def heard_nothing_from_the_lab(self) -> None:
@@ -121,6 +121,18 @@ for family, kind, proto in ((socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICM
 """
 
 
+BROADCAST = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+for address in sys.argv[2:]:
+    try:
+        s.sendto(b"broadcast", (address, int(sys.argv[1])))
+    except OSError as err:
+        print(address, err)
+"""
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_root_in_any_container_finds_no_way_out(container, listener: Listener, service: str):
     c = container(service)
@@ -138,6 +150,9 @@ def test_root_in_any_container_finds_no_way_out(container, listener: Listener, s
             said = attempt(c, f"timeout 5 bash -c 'exec 3<>/dev/tcp/{address}/{port}' && echo CONNECTED; "
                               f"echo x > /dev/udp/{address}/{port}")
             assert "CONNECTED" not in said
+    if service in PYTHON:  # a directed broadcast reaches every host of a link, the host's too
+        edges = [str(a) for n in listener.subnets for a in (n.broadcast_address, n.network_address)]
+        attempt(c, f"python3 -c '{BROADCAST}' {listener.port} {' '.join(edges)}")
         if service in DIG:
             attempt(c, f"dig +time=1 +tries=1 -p {listener.port} @{address} example.com")
     if service in DIG:  # Docker's embedded DNS would ask the host's resolvers
@@ -163,6 +178,12 @@ def test_mail_to_the_host_by_address_literal_is_refused_from_x_and_through_an_op
         assert session.reply("RCPT") == (
             f"554 5.7.1 <probe@[{address}]>: Recipient address rejected: "
             f"this lab delivers only inside itself: [{address}] is the Docker host")
+        for disguised in (address.rpartition(".")[0] + ".001", address.rpartition(".")[0] + ".255",
+                          address.rpartition(".")[0] + ".0", "010." + address.partition(".")[2]):
+            session = submit(client_x, X, settings.password(X), f"probe@[{disguised}]")
+            assert session.reply("RCPT") == (
+                f"554 5.7.1 <probe@[{disguised}]>: Recipient address rejected: "
+                "this lab delivers only inside itself: that address is not one of its machines"), disguised
     switches.open_relay(lab, True)
     try:
         for literal in ("[10.255.255.53]", f"[{listener.addresses[0]}]"):
