@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from lab import access, config, maillog, switches
+from lab import access, config, maillog, overrides, switches
 from lab.compose import Lab, LabError, docker_exec
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Entry, Journal
@@ -221,18 +221,32 @@ class Outcome:
 
 
 def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None]) -> list[Outcome]:
-    """Check each step in order, reporting each as soon as it is known."""
+    """Check each step in order, reporting each as soon as it is known. A step that
+    fails while a provider runs with settings of the admin's own says so: the exercises
+    were written for the lab's settings, and one of those may be why."""
     evidence = Evidence(lab)
+    own = own_settings_note(lab.settings)
     outcomes = []
     for number, step in enumerate(steps, 1):
         try:
             result = step.test(evidence)
         except LabError as err:
             result = failed(str(err))
+        if not result.ok and own:
+            result = failed(f"{result.detail}\n{own}")
         outcome = Outcome(step, result)
         outcomes.append(outcome)
         report(number, outcome)
     return outcomes
+
+
+def own_settings_note(settings: config.Settings) -> str:
+    """"" when no provider has settings of the admin's own (overrides/), else what to know."""
+    own = [f"{p.service}: {line}" for p in config.PROVIDERS for line in overrides.differences(settings, p)]
+    if not own:
+        return ""
+    return ("(this may come from settings of your own, which the exercise does not expect: "
+            + "; ".join(own) + ". `lab reset --overrides` clears them)")
 
 
 def lab_is_up(ev: Evidence) -> Result:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from lab import config, exercises, faults, switches
+from lab import config, exercises, faults, overrides, switches
 from lab.compose import Lab, LabError, missing_images
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Journal
@@ -151,6 +151,9 @@ def _switches_left(lab: Lab) -> list[str]:
                    (f"quota-full {p.quota_full}", p.quota_full != s.quota_full),
                    (f"retries {p.retry_profile}", p.retry_profile != s.retry_profile)]
         words += [f"{name}: {word}" for word, on in differs if on]
+    for p in config.PROVIDERS:
+        letter = p.service.removeprefix("provider-").upper()
+        words += [f"{letter}: own {line}" for line in overrides.differences(s, p)]
     return words
 
 

@@ -12,10 +12,11 @@ import re
 import sys
 
 from lab import config
-from lab.commands import REGISTRY, Exit, bench, classroom, learner, lifecycle, switches, web
+from lab.commands import REGISTRY, Exit, admin, bench, classroom, learner, lifecycle, switches, web
 from lab.compose import Lab, LabError
 
-ORDER = (lifecycle, learner, switches, web, classroom, bench)  # the help lists the commands in this order
+# the help lists the commands in this order
+ORDER = (lifecycle, learner, switches, admin, web, classroom, bench)
 
 
 class Parser(argparse.ArgumentParser):

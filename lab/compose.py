@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
-from lab import dnszones, netseal, tls
+from lab import dnszones, netseal, overrides, tls
 from lab.composeenv import compose_env, write_compose_env
 from lab.config import (
     BASE_IMAGE,
@@ -101,6 +101,7 @@ class Lab:
         # New certificates (a CA made again, say) reach running containers only anew.
         renewed = ["--force-recreate"] if tls.ensure_certificates() else []
         dnszones.write(self.settings, self.settings.dmarc_policy)
+        overrides.ensure_folders(self.settings)
         before = self._running_since()
         self.compose("up", "-d", "--remove-orphans", *renewed, capture=quiet)
         self.seal()

@@ -18,6 +18,7 @@ from lab.config import (
     REPO,
     RETRY_PROFILES,
     SUBNET_SETTINGS,
+    TLS_DIR,
     Settings,
     size_in_bytes,
 )
@@ -40,6 +41,8 @@ def compose_env(s: Settings) -> dict[str, str]:
     env.update(s.passwords)
     env.update({f"{name.upper()}_IMAGE": image for name, image in IMAGES.items()})
     env["LAB_STATE_DIR"] = f"./{s.state_dir.relative_to(REPO)}"  # compose.yaml mounts from here
+    env["TLS_DIR"] = f"./{TLS_DIR.relative_to(REPO)}"
+    env["OVERRIDES_DIR"] = f"./{s.overrides_dir.relative_to(REPO)}"
     for net, setting in SUBNET_SETTINGS.items():
         env[setting] = str(s.subnets[net])
         env[setting.replace("_SUBNET", "_GATEWAY")] = s.host_address(net)

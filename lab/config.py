@@ -21,6 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / ".env"
 STATE_DIR = REPO / ".lab"  # generated: per-project env files, the lab CA (git-ignored)
+TLS_DIR = STATE_DIR / "tls"  # the lab CA and the providers' certificates (lab/tls.py)
+# The admin's own settings of each provider, kept with the repository, never generated:
+# overrides/<provider>/postfix-main.cf and dovecot.conf (lab/overrides.py); a lab
+# beside it (LAB_ID=N, a class's) has its own, in overrides/<project>/<provider>/.
+OVERRIDES_DIR = REPO / "overrides"
 CLASS_FILE = STATE_DIR / "class.json"  # the class on this machine, if any (lab/classroom.py)
 SUBMIT_SCRIPT = REPO / "lab" / "scripts" / "submit.py"  # runs inside client containers
 MAIL_ROOT = "/var/mail"  # in a provider: Dovecot's homes, <domain>/<local> (dovecot.conf userdb)
@@ -254,6 +259,11 @@ class Settings:
     @property
     def env_file(self) -> Path:
         return STATE_DIR / f"{self.project}.env"
+
+    @property
+    def overrides_dir(self) -> Path:
+        """Where this lab's providers' settings of the admin's own are (lab/overrides.py)."""
+        return OVERRIDES_DIR if self.project == PROJECT else OVERRIDES_DIR / self.project
 
     @property
     def state_dir(self) -> Path:

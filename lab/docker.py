@@ -29,6 +29,12 @@ def docker_exec(container: str, args: list[str] | tuple[str, ...], input: bytes 
     return subprocess.run(command, input=input, capture_output=True, timeout=timeout)
 
 
+def docker_fed(*args: str, input: bytes, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    """`docker ARGS...` with `input` on its stdin (`docker run -i`, `docker exec -i`),
+    its exit status and output as they are, for the caller to judge."""
+    return subprocess.run(["docker", *args], input=input, capture_output=True, timeout=timeout)
+
+
 def become(*args: str) -> NoReturn:
     """Replace this process with `docker ARGS...`, for an interactive terminal (a
     shell, a capture): the user's keys and Ctrl-C go to Docker directly."""

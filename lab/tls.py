@@ -22,9 +22,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.config import PROVIDERS, STATE_DIR, Provider
+from lab.config import PROVIDERS, TLS_DIR, Provider
 
-TLS_DIR = STATE_DIR / "tls"
 CA_CERT = TLS_DIR / "ca.crt"
 CA_KEY = TLS_DIR / "ca.key"
 # What the CA may sign for: every name under .test (RFC 6761), localhost, 127.0.0.1.

@@ -3,6 +3,7 @@
     lifecycle   up, down, clean, build, config, status, shell, logs
     learner     list, show, check, reset, trace, dial, hangup
     switches    faults and restores, and the live switches of a provider's behaviour
+    admin       postconf, doveconf: a provider's settings of an admin's own (overrides)
     web         lab web: the lab live in a browser (lab/web/)
     classroom   lab class up N | status | export | down | clean: labs 1..N for a class
     bench       make bench

@@ -92,13 +92,22 @@ def check(lab: Lab, args: argparse.Namespace) -> Exit:
     return Exit.FAILED
 
 
-@command("reset")
+def _reset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overrides", action="store_true",
+                        help="also clear the providers' settings of your own (overrides/, lab postconf)")
+
+
+@command("reset", _reset_arguments)
 def reset(lab: Lab, args: argparse.Namespace) -> Exit:
     """back to a clean lab in seconds: faults undone, queues and mailboxes emptied, switches back to .env"""
+    from lab import overrides
     from lab import reset as resetting
 
     print(f"Resetting maillab {lab.project} ...", flush=True)
     started = time.monotonic()
+    if args.overrides:
+        for path in overrides.clear(lab.settings):
+            print(f"  {path} deleted: the lab's own settings again")
     resetting.reset(lab)
     print(f"Clean again in {time.monotonic() - started:.1f} s: `lab check` now looks only at what "
           "happens from here on.")

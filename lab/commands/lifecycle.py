@@ -6,7 +6,7 @@ import argparse
 import shutil
 import sys
 
-from lab import access, composeenv, config, docker, netseal, switches
+from lab import access, composeenv, config, docker, netseal, overrides, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
 from lab.journal import Journal
@@ -119,6 +119,11 @@ def status(lab: Lab, args: argparse.Namespace) -> Exit:
         for service, provider in switches.state(lab).items():
             blocked = f" ({provider.blocked} blocked since the last reset)" if provider.op25b else ""
             print(f"  {service:<11} {', '.join(provider.on())}{blocked}")
+    for p in config.PROVIDERS:
+        if own := overrides.differences(lab.settings, p):
+            where = overrides.folder(lab.settings, p).relative_to(config.REPO)
+            print(f"Settings of your own for {p.service} ({where}/; lab reset --overrides clears them):")
+            print("\n".join(f"  {line}" for line in own))
     return Exit.OK if healthy else Exit.FAILED
 
 

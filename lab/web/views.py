@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from lab import faults, maillog, spool, switches, trace
+from lab import faults, maillog, overrides, spool, switches, trace
 from lab.compose import Lab, LabError
 from lab.config import HOST_NUMBERS, PROVIDERS, SERVICES, Settings, provider_of
 from lab.journal import Journal
@@ -39,6 +39,8 @@ def machines(lab: Lab) -> dict[str, Any]:
                           "addresses": {net: lab.settings.address(service, net) for net in expected}}
     running = tuple(p for p in PROVIDERS if states.get(p.service) == "healthy")
     switched = {service: s.on() for service, s in switches.state(lab, running).items()}
+    for p in running:  # the admin's own settings, under the provider (lab postconf)
+        switched[p.service] += [f"own: {line}"[:44] for line in overrides.differences(lab.settings, p)]
     left = [faults.FAULTS[name] for name in faults.left_on(Journal(lab.settings)) if name in faults.FAULTS]
     return {"machines": found, "switches": switched, "project": lab.project,
             "faults": [{"name": f.name, "at": f.at} for f in left]}
