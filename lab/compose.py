@@ -277,12 +277,13 @@ _READY: set[tuple[str, str]] = set()  # (container id, start time) seen ready
 
 
 def _said_ready(c: dict) -> bool:
-    """Whether a running container printed READY_LINE since it (last) started."""
+    """Whether a running container printed READY_LINE since it (last) started (or, its
+    log rotated past that line, left lab-ready's file: images/common/lab-ready)."""
     key = (c["Id"], c["State"]["StartedAt"])
     if key not in _READY and c["State"]["Running"]:
         done = subprocess.run(["docker", "logs", "--since", key[1], key[0]],
                               capture_output=True, text=True, errors="replace")
-        if READY_LINE in done.stdout:
+        if READY_LINE in done.stdout or docker_exec(key[0], ["test", "-e", "/run/lab-ready"]).returncode == 0:
             _READY.add(key)
     return key in _READY
 

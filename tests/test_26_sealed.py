@@ -32,7 +32,10 @@ class Listener:
     subnets: list[ipaddress.IPv4Network]  # the lab's: what comes from there came from the lab
 
     def lines(self) -> list[str]:
-        return [line for line in docker("logs", self.container).splitlines() if line[:4] in ("tcp ", "udp ")]
+        said = docker("logs", self.container)
+        assert docker("inspect", "--format", "{{.State.Running}}", self.container).strip() == "true", (
+            f"the host's listener stopped:\n{said}")
+        return [line for line in said.splitlines() if line[:4] in ("tcp ", "udp ")]
 
     def _from_lab(self, line: str) -> bool:
         peer = ipaddress.IPv4Address(line.split(" from ")[1])
@@ -85,7 +88,7 @@ def listener(lab) -> Iterator[Listener]:
                      [s.subnets[n] for n in SUBNET_SETTINGS])
     ports = f"{MAIL_PORT},{found.port}"
     found.container = docker(
-        "run", "-d", "--rm", "--network", "host", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
+        "run", "-d", "--network", "host", "--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE",
         "--entrypoint", "python3", IMAGES["provider"], "-u", "-c",
         (CLIENT_SCRIPTS / "listener.py").read_text(), ",".join(found.addresses), ports).strip()
     try:

@@ -33,9 +33,13 @@ while True:
         sock = key.fileobj
         assert isinstance(sock, socket.socket)
         here = "{}:{}".format(*sock.getsockname())
-        if key.data == "tcp":
-            connection, peer = sock.accept()
-            connection.close()
-        else:
-            _, peer = sock.recvfrom(65535)
+        try:
+            if key.data == "tcp":
+                connection, peer = sock.accept()
+                connection.close()
+            else:
+                _, peer = sock.recvfrom(65535)
+        except OSError as err:  # (a connection reset before it was accepted): keep listening
+            print(f"error {here}: {err}", flush=True)
+            continue
         print(f"{key.data} {here} from {peer[0]}", flush=True)
