@@ -123,5 +123,7 @@ screenshot: $(VENV)/.installed ## the README's picture of the web view (docs/web
 	@$(BROWSER_IMAGE)
 	MAILLAB_SCREENSHOT=$(CURDIR)/docs/web-view.png $(VENV)/bin/pytest -q tests/test_23_web.py -k b_down_shows
 
-lint: $(VENV)/.installed ## ruff
+lint: $(VENV)/.installed ## ruff on the Python, shellcheck on the images' scripts
 	$(VENV)/bin/ruff check lab tests
+	@command -v shellcheck >/dev/null || { echo "make lint: shellcheck is missing (Debian: apt-get install shellcheck)" >&2; exit 2; }
+	shellcheck -x $$(grep -rlE '^#!/bin/(ba)?sh' images)

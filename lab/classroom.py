@@ -24,6 +24,7 @@ from lab import config, exercises, faults, overrides, switches
 from lab.compose import Lab, LabError, missing_images
 from lab.config import SERVICES, SHELL_HISTORY
 from lab.journal import Journal
+from lab.provider_settings import SWITCHES
 from lab.text import printable
 
 # Labs started at once: each start is a burst of CPU (six containers, Postfix, Dovecot,
@@ -139,21 +140,15 @@ def _last_typed(lab: Lab, service: str) -> tuple[float, str]:
 
 
 def _switches_left(lab: Lab) -> list[str]:
-    s = lab.settings
+    """The switches not at .env's value, and the admin's own settings, per provider."""
     words = []
-    for service, p in switches.state(lab).items():
-        name = service.removeprefix("provider-").upper()
-        differs = [("OPEN RELAY", p.open_relay),
-                   (f"op25b {'on' if p.op25b else 'off'}", p.op25b != s.op25b),
-                   (f"greylist {'on' if p.greylist else 'off'}", p.greylist != s.greylist),
-                   (f"dmarc {p.dmarc}", p.dmarc != s.dmarc_policy),
-                   (f"dkim {p.dkim_key}", p.dkim_key != "good"),
-                   (f"quota-full {p.quota_full}", p.quota_full != s.quota_full),
-                   (f"retries {p.retry_profile}", p.retry_profile != s.retry_profile)]
-        words += [f"{name}: {word}" for word, on in differs if on]
+    for service, live in switches.state(lab).items():
+        letter = service.removeprefix("provider-").upper()
+        words += [f"{letter}: {s.command} {live.values.get(s.name)}" for s in SWITCHES
+                  if live.values.get(s.name) != lab.settings.provider[s.name]]
     for p in config.PROVIDERS:
         letter = p.service.removeprefix("provider-").upper()
-        words += [f"{letter}: own {line}" for line in overrides.differences(s, p)]
+        words += [f"{letter}: own {line}" for line in overrides.differences(lab.settings, p)]
     return words
 
 
@@ -162,7 +157,7 @@ def row(lab: Lab) -> Row:
     health = _health(lab)
     found = Row(lab.settings.lab_id, lab.project, health)
     read_progress(found, journal)
-    moments = [(e.time, " ".join([e.event, *(f"{k}={v}" for k, v in e.detail.items())]))
+    moments = [(e.time, " ".join([e.event, *(str(v) for v in e.detail.values())]))
                for e in journal.entries()]
     moments += [(p["time"], f"lab check {n}") for n, p in journal.progress().items()]
     found.left_on = [f"fault {name}" for name in faults.left_on(journal)]

@@ -32,7 +32,8 @@ from lab.config import (
     Provider,
     Settings,
 )
-from lab.docker import LabError, docker, docker_exec
+from lab.docker import LabError, docker, docker_exec, images_present, logs_command
+from lab.docker import logs as docker_logs
 from lab.text import printable
 
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -100,7 +101,7 @@ class Lab:
         self.check_ports_free()
         # New certificates (a CA made again, say) reach running containers only anew.
         renewed = ["--force-recreate"] if tls.ensure_certificates() else []
-        dnszones.write(self.settings, self.settings.dmarc_policy)
+        dnszones.write(self.settings, self.settings.dmarc)
         overrides.ensure_folders(self.settings)
         before = self._running_since()
         self.compose("up", "-d", "--remove-orphans", *renewed, capture=quiet)
@@ -256,8 +257,7 @@ class Lab:
         cid = self.containers().get(service)
         if not cid:
             return f"--- {service}: no container\n"
-        args = ["logs", *(["--tail", str(tail)] if tail else []), cid]
-        done = subprocess.run(["docker", *args], capture_output=True, text=True, errors="replace")
+        done = docker_logs(cid, tail=tail)
         return printable(f"--- {service} ---\n{done.stdout}{done.stderr}")  # anyone may write to it
 
 
@@ -281,8 +281,7 @@ def _said_ready(c: dict) -> bool:
     log rotated past that line, left lab-ready's file: images/common/lab-ready)."""
     key = (c["Id"], c["State"]["StartedAt"])
     if key not in _READY and c["State"]["Running"]:
-        done = subprocess.run(["docker", "logs", "--since", key[1], key[0]],
-                              capture_output=True, text=True, errors="replace")
+        done = docker_logs(key[0], since=key[1])
         if READY_LINE in done.stdout or docker_exec(key[0], ["test", "-e", "/run/lab-ready"]).returncode == 0:
             _READY.add(key)
     return key in _READY
@@ -293,7 +292,7 @@ def _follow_until_ready(containers: list[dict], deadline: float) -> bool:
     all of them did before the deadline (False: one stopped, or time ran out)."""
     def follow(c: dict) -> bool:
         follower = subprocess.Popen(
-            ["docker", "logs", "--follow", "--since", c["State"]["StartedAt"], c["Id"]],
+            logs_command(c["Id"], since=c["State"]["StartedAt"], follow=True),
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, errors="replace")
         timer = threading.Timer(max(0.0, deadline - time.monotonic()), follower.kill)
         timer.start()
@@ -311,16 +310,14 @@ def _follow_until_ready(containers: list[dict], deadline: float) -> bool:
 def missing_images() -> list[str]:
     """The lab's images that are not on this machine."""
     names = sorted(IMAGES.values())
-    if subprocess.run(["docker", "image", "inspect", *names], capture_output=True).returncode == 0:
+    if images_present(*names):
         return []  # the usual case, in one call
-    return [n for n in names
-            if subprocess.run(["docker", "image", "inspect", n], capture_output=True).returncode]
+    return [n for n in names if not images_present(n)]
 
 
 def ensure_base_image() -> None:
     """The base image: pulled, or built from Debian's packages when no registry has it."""
-    present = subprocess.run(["docker", "image", "inspect", BASE_IMAGE], capture_output=True)
-    if present.returncode == 0:
+    if images_present(BASE_IMAGE):
         return
     if subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)]).returncode != 0:
         raise LabError(f"could not get {BASE_IMAGE} (see the messages above)")

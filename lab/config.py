@@ -17,6 +17,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from lab.provider_settings import (  # noqa: F401 (RETRY_PROFILES, ...: the names the lab imports from here)
+    BY_NAME,
+    DMARC_POLICIES,
+    QUOTA_FULL_MODES,
+    RETRY_PROFILES,
+    TABLE,
+    size_in_bytes,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO / ".env"
@@ -143,43 +153,16 @@ HOST_NUMBERS: dict[str, dict[str, int]] = {
     "access-b": {"provider-b": 20, "client-y": 100},
 }
 SERVICES = ("dns", "provider-a", "provider-b", "client-x", "client-y", "outsider")
+# A provider's milters, each on its own port of the provider's loopback (main.cf and
+# each milter's configuration are written with these: images/provider/senderauth/).
+MILTER_PORTS = {"sign": 8891, "verify": 8892, "dmarc": 8893}  # OpenDKIM, dkimpy-milter, OpenDMARC
+DKIM_SELECTOR = "maillab"  # <selector>._domainkey.<domain>: what A and B sign with
 # Each provider's ports published on 127.0.0.1, with what a desktop mail client calls them.
 PUBLISHED_PORTS = {25: "SMTP", 587: "submission", 465: "submissions", 110: "POP3", 995: "POP3S",
                    143: "IMAP", 993: "IMAPS"}
 
-# Postfix retry schedules (RETRY_PROFILE in .env; the meaning of each is told there).
-# The lifetimes are how long Postfix keeps trying before it returns a message.
-RETRY_PROFILES: dict[str, dict[str, str]] = {
-    "lab": {
-        "queue_run_delay": "5s",
-        "minimal_backoff_time": "5s",
-        "maximal_backoff_time": "10s",
-        "maximal_queue_lifetime": "1d",
-        "bounce_queue_lifetime": "1d",
-        "delay_warning_time": "0h",
-    },
-    "short-lifetime": {
-        "queue_run_delay": "5s",
-        "minimal_backoff_time": "5s",
-        "maximal_backoff_time": "10s",
-        "maximal_queue_lifetime": "15s",
-        "bounce_queue_lifetime": "15s",
-        "delay_warning_time": "5s",
-    },
-    "postfix": {
-        "queue_run_delay": "300s",
-        "minimal_backoff_time": "300s",
-        "maximal_backoff_time": "4000s",
-        "maximal_queue_lifetime": "5d",
-        "bounce_queue_lifetime": "5d",
-        "delay_warning_time": "0h",
-    },
-}
-
-QUOTA_FULL_MODES = ("bounce", "tempfail", "discard")  # images/provider/quota-full-mode
-DMARC_POLICIES = ("none", "quarantine", "reject")  # published in _dmarc.<domain> (lab/dnszones.py)
-
-
+# The providers' settings (switches, limits, retries) are one table of their own: each
+# with its .env key, default and values (lab/provider_settings.py).
 def seconds(duration: str) -> int:
     """A Postfix time value ("5s", "10m", "1d") in seconds."""
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[duration[-1]]
@@ -191,11 +174,6 @@ SUBNET_SETTINGS = {
     "access-b": "ACCESS_B_SUBNET",
 }
 PASSWORD_RE = re.compile(r"[A-Za-z0-9_.!@#%+=~^-]{4,64}")
-SIZE_RE = re.compile(r"[1-9][0-9]*[KMG]")
-
-
-def size_in_bytes(size: str) -> int:
-    return int(size[:-1]) * 1024 ** " KMG".index(size[-1])
 
 
 # --- the user's settings ----------------------------------------------------------------
@@ -208,22 +186,20 @@ class Settings:
     passwords: dict[str, str]  # setting name -> password
     subnets: dict[str, ipaddress.IPv4Network]  # network -> subnet, LAB_ID applied
     host_port_base: int  # LAB_ID applied
-    mailbox_quota: str
-    max_message_size: str
-    max_queue_size: str  # what one provider's queue may hold before new mail waits
-    max_recipients: int
-    max_recipients_per_minute: int
-    quota_full: str
-    retry_profile: str
     publish_ports: bool  # host ports for desktop clients (compose.ports.yaml)
-    op25b: bool  # providers block their customers' port 25 (images/provider/op25b)
-    greylist: bool  # port 25 greylisted by postgrey (images/provider/greylist)
-    greylist_delay: int  # seconds
-    dmarc_policy: str  # what both domains ask receivers to do with mail failing DMARC
+    # The providers' settings, by their name in lab/provider_settings.py's table, as
+    # .env writes them ("on", "10", "10M"); settings.NAME gives each as the code uses it
+    # (on/off a bool, a number an int): settings.op25b, settings.retry_profile ...
+    provider: dict[str, str]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in BY_NAME and "provider" in self.__dict__:
+            return BY_NAME[name].typed(self.provider[name])
+        raise AttributeError(name)
 
     @property
     def max_message_bytes(self) -> int:
-        return size_in_bytes(self.max_message_size)
+        return size_in_bytes(self.provider["max_message_size"])
 
     def address(self, service: str, network: str = INTERNET) -> str:
         return str(self.subnets[network].network_address + HOST_NUMBERS[network][service])
@@ -343,7 +319,8 @@ def load(
     no host port, whatever PUBLISH_PORTS says."""
     values = read_env_file(env_file) if env_file.exists() else {}
     environ = dict(os.environ) if environ is None else environ
-    values.update({k: v for k, v in environ.items() if k in values or k == "LAB_ID"})
+    known = {*values, "LAB_ID", *(setting.env for setting in TABLE if setting.env)}
+    values.update({k: v for k, v in environ.items() if k in known})
 
     if lab_id is None:
         lab_id = _int_setting({"LAB_ID": values.get("LAB_ID", "0")}, "LAB_ID", 0, 255)
@@ -379,28 +356,15 @@ def load(
                            f"HOST_PORT_BASE={base}, LAB_ID can be at most {highest} "
                            "(PUBLISH_PORTS=off lifts that limit)")
 
-    sizes = {}
-    for name, default in (("MAILBOX_QUOTA", ""), ("MAX_MESSAGE_SIZE", ""), ("MAX_QUEUE_SIZE", "256M")):
-        sizes[name] = values.get(name, default)
-        if not SIZE_RE.fullmatch(sizes[name]):
-            raise SettingError(name, sizes[name], "must be a size such as 512K, 10M or 1G")
-
-    quota_full = values.get("QUOTA_FULL", "")
-    if quota_full not in QUOTA_FULL_MODES:
-        raise SettingError("QUOTA_FULL", quota_full, f"must be one of {', '.join(QUOTA_FULL_MODES)}")
-
-    profile = values.get("RETRY_PROFILE", "")
-    if profile not in RETRY_PROFILES:
-        raise SettingError("RETRY_PROFILE", profile, f"must be one of {', '.join(RETRY_PROFILES)}")
-
-    dmarc_policy = values.get("DMARC_POLICY", "reject")
-    if dmarc_policy not in DMARC_POLICIES:
-        raise SettingError("DMARC_POLICY", dmarc_policy, f"must be one of {', '.join(DMARC_POLICIES)}")
-
-    op25b = _on_off(values, "OP25B", "on")
-    greylist = _on_off(values, "GREYLIST", "off")
-    greylist_delay = _int_setting({"GREYLIST_DELAY": values.get("GREYLIST_DELAY", "10")},
-                                  "GREYLIST_DELAY", 1, 3600)
+    provider = {}
+    for setting in TABLE:
+        if setting.env:
+            raw = values.get(setting.env, setting.default)
+            if problem := setting.check(raw):
+                raise SettingError(setting.env, raw, problem)
+        else:  # a switch of the running lab only: at its default at every start
+            raw = setting.default
+        provider[setting.name] = raw
 
     return Settings(
         lab_id=lab_id,
@@ -408,16 +372,6 @@ def load(
         passwords=passwords,
         subnets=subnets,
         host_port_base=base + LAB_ID_PORT_STRIDE * lab_id,
-        mailbox_quota=sizes["MAILBOX_QUOTA"],
-        max_message_size=sizes["MAX_MESSAGE_SIZE"],
-        max_queue_size=sizes["MAX_QUEUE_SIZE"],
-        max_recipients=_int_setting(values, "MAX_RECIPIENTS", 1, 10000),
-        max_recipients_per_minute=_int_setting(values, "MAX_RECIPIENTS_PER_MINUTE", 0, 1000000),
-        quota_full=quota_full,
-        retry_profile=profile,
         publish_ports=publish_ports,
-        op25b=op25b,
-        greylist=greylist,
-        greylist_delay=greylist_delay,
-        dmarc_policy=dmarc_policy,
+        provider=provider,
     )

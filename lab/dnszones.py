@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 from string import Template
 
-from lab.config import INTERNET, PROVIDERS, Provider, Settings
+from lab.config import DKIM_SELECTOR, INTERNET, PROVIDERS, Provider, Settings
 
 TEMPLATES = Path(__file__).parent / "zones"
-SELECTOR = "maillab"  # <selector>._domainkey.<domain>
+SELECTOR = DKIM_SELECTOR  # <selector>._domainkey.<domain> (lab/config.py)
 # Where each domain asks for DMARC aggregate reports (rua=): its postmaster, which every
 # domain must have (RFC 5321) and which reaches its first account (images/provider/configure).
 DMARC_REPORTS = "postmaster@{domain}"
 # The names of the internet network's addresses. The outsider has none: a stranger's
 # machine, as many spam sources are.
-INTERNET_NAMES = {"provider-a": "mx.provider-a.test.", "provider-b": "mx.provider-b.test.", "dns": "ns.test."}
+INTERNET_NAMES = {**{p.service: f"{p.mx}." for p in PROVIDERS}, "dns": "ns.test."}
 
 
 class ZoneTemplate(Template):
@@ -93,7 +93,8 @@ def zones(settings: Settings, dmarc_policy: str) -> dict[str, str]:
         dialup = [f"{dialup_name(a, p).removesuffix('.' + p.domain)}  A  {a}"
                   for a in _customers(settings, p)]
         found[p.domain] = render["provider"].substitute(
-            DOMAIN=p.domain, IP=ip, SERIAL=serial, SELECTOR=SELECTOR, DMARC_POLICY=dmarc_policy,
+            DOMAIN=p.domain, MX=p.mx.removesuffix(f".{p.domain}"), IP=ip, SERIAL=serial, SELECTOR=SELECTOR,
+            DMARC_POLICY=dmarc_policy,
             DMARC_REPORTS=DMARC_REPORTS.format(domain=p.domain),
             DKIM_STRINGS=_txt_strings(f"v=DKIM1; k=rsa; p={dkim_public_key(settings, p)}"),
             DIALUP_RECORDS="\n".join(dialup))

@@ -8,10 +8,10 @@ module: one parser, so a trace and a check never disagree about what a line mean
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from lab import docker
 from lab.text import printable
 
 # 2026-11-27T18:40:01.123456789Z Nov 27 18:40:01 provider-a postfix/submission/smtpd[91]: 4F3A2: ...
@@ -67,8 +67,7 @@ def parse(lines: str) -> list[LogLine]:
 
 def read(container: str, since: float | None = None) -> list[LogLine]:
     """A container's mail log lines, from `since` (seconds since the epoch) on."""
-    args = ["docker", "logs", "--timestamps", *(["--since", f"{since:.6f}"] if since else []), container]
-    done = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    done = docker.logs(container, since=since, timestamps=True)
     return parse(done.stdout + "\n" + done.stderr)
 
 

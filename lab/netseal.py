@@ -85,7 +85,7 @@ def seal(lab: Lab, services: Iterable[str]) -> None:
             netadmin(lab, service, "lab-seal", env=seal_env(lab, service))
             return
         netadmin(lab, service, "sh", "-c", FIRST_SWITCHES, env={
-            **seal_env(lab, service), **_op25b_env(lab, provider),
+            **seal_env(lab, service), **filter_env(lab, provider),
             "LAB_OP25B": "on" if lab.settings.op25b else "off"})
 
     services = list(services)
@@ -94,21 +94,22 @@ def seal(lab: Lab, services: Iterable[str]) -> None:
 
 
 def set_op25b(lab: Lab, provider: Provider, on: bool) -> None:
-    netadmin(lab, provider.service, "op25b", "on" if on else "off", env=_op25b_env(lab, provider))
+    netadmin(lab, provider.service, "op25b", "on" if on else "off", env=filter_env(lab, provider))
 
 
 def reset_op25b(lab: Lab, provider: Provider) -> None:
     """The block as .env says, and its count of refusals back to 0 (`lab reset`)."""
     set_op25b(lab, provider, lab.settings.op25b)
-    netadmin(lab, provider.service, "op25b", "reset-count", env=_op25b_env(lab, provider))
+    netadmin(lab, provider.service, "op25b", "reset-count", env=filter_env(lab, provider))
 
 
 def filter_state(lab: Lab, provider: Provider) -> dict[str, str]:
     """The switches the provider's packet filter holds: op25b, blocked, refused (readers)."""
     out = netadmin(lab, provider.service, "sh", "-c", "op25b status; reader-limit status",
-                   env=_op25b_env(lab, provider))
+                   env=filter_env(lab, provider))
     return dict(pair.split("=", 1) for pair in out.split() if "=" in pair)
 
 
-def _op25b_env(lab: Lab, provider: Provider) -> dict[str, str]:
+def filter_env(lab: Lab, provider: Provider) -> dict[str, str]:
+    """What the provider's filter scripts need (op25b: its customers' network)."""
     return {"LAB_ACCESS_SUBNET": str(lab.settings.subnets[provider.access_network])}

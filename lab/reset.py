@@ -40,7 +40,7 @@ def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
         users = " ".join(a.address for a in p.accounts)
         scripts[p.service] += (f"; configure --reload --fresh && postsuper -d ALL 2>/dev/null"
                                f"; for u in {users}; do doveadm expunge -u $u mailbox INBOX all; done")
-    dnszones.write(lab.settings, lab.settings.dmarc_policy)  # DMARC_POLICY from .env again
+    dnszones.write(lab.settings, lab.settings.dmarc)  # DMARC_POLICY from .env again
     scripts["dns"] += "; load-zones --reload"
     with ThreadPoolExecutor(len(scripts) + len(PROVIDERS)) as pool:  # all at once
         done = [pool.submit(lab.run, service, "sh", "-ec", script) for service, script in scripts.items()]

@@ -1,7 +1,7 @@
-"""The lab switches: settings of the providers' behaviour that a learner flips on a
-running lab (`lab op25b on`, `lab greylist on`, ...), each with its default in .env,
-which `lab reset` (the providers' `configure`) puts back. The provider side of each is
-a script in images/provider/; `lab-switches` there reports them all at once.
+"""The lab switches on a running lab, and what they are set to now: each is a row of
+the table of provider settings (lab/provider_settings.py), which says how it reaches a
+provider (its script, the packet filter, Postfix settings, the DNS) and how it is read
+back; `lab reset` (the providers' `configure`) puts back .env's values.
 """
 
 from __future__ import annotations
@@ -9,89 +9,120 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from lab import dnszones, netseal
 from lab.compose import Lab, LabError
-from lab.config import (
-    DMARC_POLICIES,
-    PROVIDER_A,
-    PROVIDER_B,
-    PROVIDERS,
-    QUOTA_FULL_MODES,
-    RETRY_PROFILES,
-    Provider,
+from lab.config import PROVIDERS, Provider
+from lab.provider_settings import (
+    BY_NAME,
+    FILTER,
+    POSTCONF,
+    SCRIPT,
+    SWITCHES,
+    ZONE,
+    Setting,
 )
 
-# The open-relay switch, for exercise 5 only: the classic mistake of trusting every
-# network ("mynetworks = 0.0.0.0/0"), which lets anyone relay through A's port 25.
-OPEN_RELAY_MYNETWORKS = "0.0.0.0/0"
-TEMPLATES = "/etc/maillab/templates/postfix"  # the image's main.cf: the safe value
+SCRIPTS = tuple(s for s in SWITCHES if s.applied in (SCRIPT, ZONE))  # read by lab-switches inside
+POSTCONF_KEYS = tuple(dict.fromkeys(k for s in SWITCHES if s.applied == POSTCONF
+                                    for values in s.postconf.values() for k in values))
 
 
 @dataclass(frozen=True)
-class ProviderSwitches:
-    """What one provider's switches are set to now."""
+class Live:
+    """What one provider's switches are set to now, by their names in the table, as .env
+    writes them ("on", "reject", "lab"; "custom" for settings no value of the table
+    makes); live.NAME gives each as the code uses it (live.op25b is a bool)."""
 
     service: str
-    op25b: bool
-    blocked: int  # connections the port 25 block has refused since the last reset
-    greylist: bool
-    greylist_delay: int
-    open_relay: bool
-    quota_full: str
-    retry_profile: str  # a name of RETRY_PROFILES, or "custom"
-    dkim_key: str  # good (the key the DNS publishes) or broken (`lab dkim break`)
-    dmarc: str  # the policy its domain publishes: none, quarantine or reject
+    values: dict[str, str]
+    blocked: int  # connections the port 25 block refused since the last reset
 
+    def __getattr__(self, name: str) -> Any:
+        if name in BY_NAME and "values" in self.__dict__:
+            return BY_NAME[name].typed(self.values.get(name, "?"))
+        raise AttributeError(name)
 
     def on(self) -> list[str]:
-        """The switches that differ from a plain provider of the story, in words."""
-        words = []
-        if self.open_relay:
-            words.append("OPEN RELAY")
-        if self.op25b:
-            words.append("port 25 blocked for customers")
-        if self.greylist:
-            words.append(f"greylisting ({self.greylist_delay} s)")
-        words.append(f"DMARC p={self.dmarc}")
-        if self.dkim_key != "good":
-            words.append(f"DKIM key {self.dkim_key.upper()}")
-        words.append(f"full mailbox: {self.quota_full}")
-        words.append(f"retries: {self.retry_profile}")
-        return words
+        """The switches in words, as `lab status` and the web view show them."""
+        facts = {"greylist_delay": self.values.get("greylist_delay", "?")}
+        return [w for s in SWITCHES if (w := s.words(self.values.get(s.name, "?"), **facts))]
 
 
-def _parse(service: str, out: str) -> ProviderSwitches:
-    values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-    schedule = {k: values.get(k, "") for k in next(iter(RETRY_PROFILES.values()))}
-    profile = next((name for name, p in RETRY_PROFILES.items() if p == schedule), "custom")
-    return ProviderSwitches(
-        service=service, op25b=values.get("op25b") == "on", blocked=int(values.get("blocked", "0") or 0),
-        greylist=values.get("greylist") == "on", greylist_delay=int(values.get("delay", "0") or 0),
-        open_relay=values.get("mynetworks") == OPEN_RELAY_MYNETWORKS,
-        quota_full=values.get("quota_full", "?"), retry_profile=profile,
-        dkim_key=values.get("dkim_key", "?"), dmarc=values.get("dmarc", "") or "?",
-    )
+def _read_postconf(setting: Setting, postconf: dict[str, str]) -> str:
+    """The value whose Postfix settings the provider has now ("custom": none of them);
+    a value naming None for a key is "the lab's own", whatever else that key holds."""
+    for value, keys in setting.postconf.items():
+        if all(want is None or postconf.get(k) == want for k, want in keys.items()) \
+                and not any(want is None for want in keys.values()):
+            return value
+    return next((value for value, keys in setting.postconf.items() if None in keys.values()), "custom")
 
 
-def state(lab: Lab, providers: tuple[Provider, ...] = PROVIDERS) -> dict[str, ProviderSwitches]:
-    """provider service -> its switches, read from the providers (both) at once: the
-    daemons' from inside (lab-switches), the packet filter's from outside (lab/netseal.py)."""
+def state(lab: Lab, providers: tuple[Provider, ...] = PROVIDERS) -> dict[str, Live]:
+    """provider service -> its switches, read from both providers at once: their scripts
+    and Postfix from inside (lab-switches), the packet filter from outside (netseal)."""
     if not providers:
         return {}
 
-    def read(p: Provider) -> str:
+    def read(p: Provider) -> Live:
+        out = lab.run(p.service, "lab-switches", *(s.program for s in SCRIPTS), "--", *POSTCONF_KEYS)
+        said = dict(pair.split("=", 1) for line in out.splitlines() for pair in line.split() if "=" in pair)
         filtered = netseal.filter_state(lab, p)
-        return lab.run(p.service, "lab-switches") + "".join(f"{k}={v}\n" for k, v in filtered.items())
+        values = {s.name: said.get(s.name, "?") for s in SCRIPTS}
+        values.update({s.name: filtered.get(s.name, "?") for s in SWITCHES if s.applied == FILTER})
+        values.update({s.name: _read_postconf(s, said) for s in SWITCHES if s.applied == POSTCONF})
+        values["greylist_delay"] = said.get("greylist_delay", "?")
+        return Live(p.service, values, int(filtered.get("blocked", "0") or 0))
 
     with ThreadPoolExecutor(len(providers)) as pool:
-        outs = pool.map(read, providers)
-    return {p.service: _parse(p.service, out) for p, out in zip(providers, outs)}
+        return {p.service: live for p, live in zip(providers, pool.map(read, providers))}
 
 
-def _on_both(lab: Lab, *command: str) -> None:
-    with ThreadPoolExecutor(len(PROVIDERS)) as pool:
-        list(pool.map(lambda p: lab.run(p.service, *command), PROVIDERS))
+def targets(setting: Setting, service: str | None = None) -> tuple[Provider, ...]:
+    """The providers a live change acts on: the one named, the row's own, or both."""
+    named = service or setting.only
+    return tuple(p for p in PROVIDERS if not named or p.service == named)
+
+
+def switch(lab: Lab, name: str, value: str, service: str | None = None) -> None:
+    """Set a switch of the table on the running lab (`lab op25b off`, `lab dkim break`)."""
+    setting = BY_NAME[name]
+    value = setting.aliases.get(value, value)
+    if value not in setting.choices:
+        words = ", ".join(setting.aliases or setting.choices)
+        raise LabError(f"no {setting.command} {value!r}; choose one of {words}")
+    chosen = targets(setting, service)
+    if setting.applied == ZONE:
+        return _publish(lab, setting, value)
+    with ThreadPoolExecutor(len(chosen)) as pool:
+        list(pool.map(lambda p: _apply(lab, setting, value, p), chosen))
+
+
+def _apply(lab: Lab, setting: Setting, value: str, p: Provider) -> None:
+    if setting.applied == SCRIPT:
+        lab.run(p.service, setting.program, value)
+    elif setting.applied == FILTER:
+        netseal.netadmin(lab, p.service, setting.program, value, env=netseal.filter_env(lab, p))
+    else:  # POSTCONF: a None is the lab's own value
+        keys = setting.postconf[value]
+        own = {k: lab.run(p.service, "lab-overrides", "lab-value", k).strip()
+               for k, v in keys.items() if v is None}
+        postconf(lab, p.service, *(f"{k}={own.get(k, v)}" for k, v in keys.items()))
+
+
+def _publish(lab: Lab, setting: Setting, value: str) -> None:
+    """A ZONE switch (dmarc): the zones are written again, the lab's DNS reloads them,
+    the resolvers forget the old answer; returns once both providers read the new one."""
+    dnszones.write(lab.settings, value)
+    lab.run("dns", "load-zones", "--reload")
+    lab.flush_resolvers()  # else they answer the old policy until its TTL runs out
+    deadline = time.monotonic() + 10
+    while any(live.values.get(setting.name) != value for live in state(lab).values()):
+        if time.monotonic() > deadline:
+            raise LabError(f"the lab's DNS still publishes another {setting.name} than {value!r}")
+        time.sleep(0.2)
 
 
 def postconf(lab: Lab, service: str, *settings: str) -> None:
@@ -99,60 +130,35 @@ def postconf(lab: Lab, service: str, *settings: str) -> None:
     lab.run(service, "lab-postconf", *settings)
 
 
+# The switches by name, for the code that flips one (tests, faults, the bench).
+
 def set_op25b(lab: Lab, on: bool) -> None:
-    """Both providers block (on) or let through (off) their customers' port 25."""
-    with ThreadPoolExecutor(len(PROVIDERS)) as pool:
-        list(pool.map(lambda p: netseal.set_op25b(lab, p, on), PROVIDERS))
+    switch(lab, "op25b", "on" if on else "off")
 
 
 def set_greylist(lab: Lab, on: bool) -> None:
-    """Both providers greylist (on) mail arriving on port 25, or stop (off)."""
-    _on_both(lab, "greylist", "on" if on else "off")
+    switch(lab, "greylist", "on" if on else "off")
 
 
 def set_retry_profile(lab: Lab, service: str, profile: str) -> None:
-    """Switch a running provider's Postfix to another retry schedule (RETRY_PROFILES)."""
-    if profile not in RETRY_PROFILES:
-        raise LabError(f"no retry profile {profile!r}; choose one of {', '.join(RETRY_PROFILES)}")
-    postconf(lab, service, *(f"{k}={v}" for k, v in RETRY_PROFILES[profile].items()))
+    switch(lab, "retry_profile", profile, service)
 
 
-def open_relay(lab: Lab, on: bool, service: str = PROVIDER_A.service) -> str:
-    """Make `service` an open relay (on), or put back the image's own mynetworks (off)."""
-    if on:
-        value = OPEN_RELAY_MYNETWORKS
-    else:
-        value = lab.run(service, "postconf", "-c", TEMPLATES, "-h", "mynetworks").strip()
-    postconf(lab, service, f"mynetworks={value}")
-    return value
-
-
-def is_open_relay(lab: Lab, service: str = PROVIDER_A.service) -> bool:
-    return lab.run(service, "postconf", "-h", "mynetworks").strip() == OPEN_RELAY_MYNETWORKS
-
-
-def set_quota_full(lab: Lab, mode: str, service: str = PROVIDER_B.service) -> None:
-    """What a full mailbox answers on a running provider: bounce, tempfail or discard."""
-    if mode not in QUOTA_FULL_MODES:
-        raise LabError(f"no mode {mode!r}; choose one of {', '.join(QUOTA_FULL_MODES)}")
-    lab.run(service, "quota-full-mode", mode)
+def set_quota_full(lab: Lab, mode: str) -> None:
+    switch(lab, "quota_full", mode)
 
 
 def set_dmarc(lab: Lab, policy: str) -> None:
-    """Both domains publish DMARC policy `policy`: the zones are written again and the
-    lab's DNS reloads them; returns once both providers read the new record."""
-    if policy not in DMARC_POLICIES:
-        raise LabError(f"no DMARC policy {policy!r}; choose one of {', '.join(DMARC_POLICIES)}")
-    dnszones.write(lab.settings, policy)
-    lab.run("dns", "load-zones", "--reload")
-    lab.flush_resolvers()  # else they answer the old policy until its TTL runs out
-    deadline = time.monotonic() + 10
-    while any(s.dmarc != policy for s in state(lab).values()):
-        if time.monotonic() > deadline:
-            raise LabError(f"the lab's DNS still publishes another DMARC policy than {policy!r}")
-        time.sleep(0.2)
+    switch(lab, "dmarc", policy)
 
 
-def set_dkim_key(lab: Lab, key: str, service: str = PROVIDER_A.service) -> None:
-    """Which key the provider signs with: good (published) or broken (not published)."""
-    lab.run(service, "dkim-key", key)
+def set_dkim_key(lab: Lab, key: str) -> None:
+    switch(lab, "dkim_key", key)
+
+
+def open_relay(lab: Lab, on: bool) -> None:
+    switch(lab, "open_relay", "on" if on else "off")
+
+
+def is_open_relay(lab: Lab) -> bool:
+    return state(lab)["provider-a"].open_relay

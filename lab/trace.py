@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import maillog
-from lab.checker import auth_results, header_block, read_mailbox
 from lab.compose import Lab, LabError
 from lab.config import PROVIDERS, STATE_DIR, Provider, Settings, provider_of
+from lab.mailbox import auth_results, header_block, read_mailbox
 
 DNS = "DNS"
 STORY = {1: "submission", 2: "queue", 3: "MX lookup", 4: "hand-over", 5: "delivery", 6: "retrieval"}

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from lab import config, dnszones
-from lab.checker import read_mailbox
 from lab.compose import docker_exec
 from lab.config import SUBMIT_SCRIPT
+from lab.docker import logs as docker_logs
+from lab.mailbox import read_mailbox
 
 T = TypeVar("T")
 WAIT_TIMEOUT = float(os.environ.get("LAB_WAIT_TIMEOUT", "30"))
@@ -118,11 +119,7 @@ class Container:
         """The container's output (Postfix and Dovecot log there), all of it, its last
         `tail` lines, or what came `since` a time (seconds since the epoch, or Docker's
         RFC 3339 form); raises if unreadable."""
-        if isinstance(since, float):
-            since = f"{since:.6f}"
-        args = ["docker", "logs", *(["--tail", str(tail)] if tail else []),
-                *(["--since", since] if since else []), self.id]
-        done = subprocess.run(args, capture_output=True, text=True, errors="replace")
+        done = docker_logs(self.id, since=since, tail=tail)
         if done.returncode != 0:
             raise AssertionError(f"cannot read {self.service}'s log: {done.stderr.strip()}")
         return done.stdout + done.stderr

@@ -18,10 +18,10 @@ from email.utils import formatdate
 from pathlib import Path
 
 from lab import cli, config, maillog
-from lab.checker import count_mailbox, mailbox_service
 from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
 from lab.journal import Journal
+from lab.mailbox import count_mailbox, mailbox_service
 from tests.harness import Container, wait_until
 from tests.rawsession import plain_token
 

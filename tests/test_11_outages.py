@@ -9,8 +9,8 @@ import re
 import pytest
 
 from lab import faults
-from lab.checker import message_ids
 from lab.config import Y2, X, Y
+from lab.mailbox import message_ids
 from tests.harness import (
     Container,
     Submitted,

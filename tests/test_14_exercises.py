@@ -124,7 +124,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     settings = lab.settings
     other_profile = next(p for p in config.RETRY_PROFILES if p != settings.retry_profile)
     other_answer = next(m for m in config.QUOTA_FULL_MODES if m != settings.quota_full)
-    other_policy = next(p for p in config.DMARC_POLICIES if p != settings.dmarc_policy)
+    other_policy = next(p for p in config.DMARC_POLICIES if p != settings.dmarc)
     flipped = [["op25b", "off" if settings.op25b else "on"],
                ["greylist", "off" if settings.greylist else "on"],
                ["dmarc", other_policy], ["dkim", "break"]]
@@ -159,7 +159,7 @@ def test_reset_cleans_a_dirtied_lab(lab, container):
     assert all((p.op25b, p.greylist, p.quota_full, p.retry_profile)
                == (settings.op25b, settings.greylist, settings.quota_full, settings.retry_profile)
                for p in switches.state(lab).values())
-    assert all((p.dmarc, p.dkim_key) == (settings.dmarc_policy, "good") for p in switches.state(lab).values())
+    assert all((p.dmarc, p.dkim_key) == (settings.dmarc, "good") for p in switches.state(lab).values())
     a, b = container(PROVIDER_A.service), container(PROVIDER_B.service)
     assert a.postconf("smtpd_tls_auth_only") == "yes"
     schedule = config.RETRY_PROFILES[settings.retry_profile]

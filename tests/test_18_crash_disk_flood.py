@@ -14,8 +14,8 @@ import pytest
 
 from lab import faults, switches
 from lab.bench.faults import submit_in_background
-from lab.checker import message_ids
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
+from lab.mailbox import message_ids
 from tests.harness import Submitted, client_in_log, deferred, settle, submit_many, wait_until
 from tests.rawsession import STARTTLS, auth_plain, pop3, pop3_login, raw_session
 

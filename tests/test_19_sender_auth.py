@@ -12,9 +12,9 @@ import time
 import pytest
 
 from lab import config, dnszones, switches
-from lab.checker import auth_results, header_block
 from lab.compose import Lab
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from lab.mailbox import auth_results, header_block
 from tests.harness import make_message, new_helo, refusals, settle, submit_many, swaks, wait_until
 from tests.rawsession import raw_session
 from tests.solutions import lab_ok, trace_saying
@@ -51,7 +51,7 @@ def test_each_domain_publishes_spf_dkim_and_dmarc(container, settings, service, 
     published = "".join(re.findall(r'"([^"]*)"', key))
     assert published == f"v=DKIM1; k=rsa; p={dnszones.dkim_public_key(settings, provider)}"
     assert dig(c, "TXT", f"_dmarc.{provider.domain}") == [
-        f'"v=DMARC1; p={settings.dmarc_policy}; rua=mailto:postmaster@{provider.domain}; adkim=r; aspf=r"']
+        f'"v=DMARC1; p={settings.dmarc}; rua=mailto:postmaster@{provider.domain}; adkim=r; aspf=r"']
 
 
 @pytest.mark.parametrize("provider", config.PROVIDERS, ids=lambda p: p.domain)
@@ -226,7 +226,7 @@ def forge_header_from(outsider, recipient: str = Y) -> tuple[str, object]:
 def dmarc(lab):
     """Set both domains' DMARC policy; DMARC_POLICY from .env again afterwards."""
     yield lambda policy: lab_ok(lab, "dmarc", policy)
-    switches.set_dmarc(lab, lab.settings.dmarc_policy)
+    switches.set_dmarc(lab, lab.settings.dmarc)
 
 
 @pytest.mark.disruptive

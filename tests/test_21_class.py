@@ -101,7 +101,7 @@ def test_a_class_of_three(class_record, monkeypatch, capsys):
     assert (untouched["ex01_attempts"], untouched["ex01_minutes_to_pass"]) == ("", ""), untouched
     assert untouched["ex01"] == "-" and untouched["left_on"] == "" and untouched["last_action"] == ""
     assert switched["left_on"] == "A: op25b off; B: op25b off", switched
-    assert switched["last_action"] == "op25b on=False", switched
+    assert switched["last_action"] == "op25b off", switched
 
     # Without LAB_ID, a command for one lab is refused: it would act on lab 0.
     monkeypatch.delenv("LAB_ID", raising=False)

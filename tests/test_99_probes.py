@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab.checker import count_mailbox, read_mailbox
 from lab.compose import LabError
 from lab.config import PROVIDER_A, Y
+from lab.mailbox import count_mailbox, read_mailbox
 from tests.harness import Container
 from tests.rawsession import raw_session
 

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from lab import config, faults
 from lab.bench.report import say
-from lab.checker import count_mailbox, message_ids, read_mailbox
 from lab.compose import Lab, LabError, docker_exec
+from lab.docker import exec_command
+from lab.mailbox import count_mailbox, message_ids, read_mailbox
 
 MEASURED = ("b-down", "b-crash", "a-crash", "b-disk-full", "a-disk-full")
 OUTAGE_S = 3  # how long each fault lasts
@@ -41,8 +42,8 @@ def submit_in_background(lab: Lab, total: int, tag: str, retry: int) -> subproce
     report comes on the process's stdout."""
     spec = {"host": config.PROVIDER_A.smtp, "user": config.X, "password": lab.settings.password(config.X),
             "recipient": Y2, "tag": tag, "sessions": 4, "per_session": total // 4, "retry": retry}
-    return subprocess.Popen(["docker", "exec", lab.container("client-x"), "python3", "-c",
-                             config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)],
+    return subprocess.Popen(exec_command(lab.container("client-x"), "python3", "-c",
+                                         config.SUBMIT_SCRIPT.read_text(), json.dumps(spec)),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

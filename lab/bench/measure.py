@@ -18,8 +18,9 @@ from lab import classroom as classroom_labs
 from lab import config, faults, switches
 from lab.bench import cpu
 from lab.bench.report import say
-from lab.checker import count_mailbox
 from lab.compose import Lab, LabError, compose_command, docker, docker_exec
+from lab.docker import exec_command
+from lab.mailbox import count_mailbox
 
 HERE = Path(__file__).parent
 # The bench's own lab is LAB_ID 8 (project maillab-bench): its host ports stay below
@@ -146,7 +147,7 @@ def warm_up_each_compose(lab: Lab, runs: int) -> dict:
 def cold_start(lab: Lab) -> dict:
     lab.down(volumes=True)
     images = [*config.IMAGES.values(), config.BASE_IMAGE]
-    subprocess.run(["docker", "rmi", "-f", *images], capture_output=True)
+    docker("rmi", "-f", *images, check=False)
     started = time.monotonic()
     lab.up()
     seconds = time.monotonic() - started
@@ -170,7 +171,7 @@ def throughput(lab: Lab, size: int, total: int, sessions: int = 4) -> dict:
     spec = {"host": config.PROVIDER_A.smtp, "user": X, "password": lab.settings.password(X),
             "recipient": Y2, "tag": f"load{size}", "sessions": sessions, "per_session": total // sessions,
             "size": size}
-    command = ["docker", "exec", "-i", lab.container("client-x"), "python3", "-", json.dumps(spec)]
+    command = exec_command(lab.container("client-x"), "python3", "-", json.dumps(spec), stdin=True)
     load = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     load.stdin.write(config.SUBMIT_SCRIPT.read_bytes())
     load.stdin.close()

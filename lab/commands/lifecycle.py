@@ -6,7 +6,7 @@ import argparse
 import shutil
 import sys
 
-from lab import access, composeenv, config, docker, netseal, overrides, switches
+from lab import access, composeenv, config, docker, netseal, overrides, provider_settings, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
 from lab.journal import Journal
@@ -37,12 +37,8 @@ def summary(lab: Lab, seconds: float) -> str:
             lines.append(f"  {p.service}: {ports}")
     else:
         lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]
-    lines += ["", "Switches (.env; `lab status` shows them live):",
-              f"  OP25B={'on' if s.op25b else 'off'}: customers {'cannot' if s.op25b else 'can'} reach "
-              "other hosts' port 25",
-              f"  GREYLIST={'on' if s.greylist else 'off'}"
-              + (f": port 25 turns strangers away for {s.greylist_delay} s" if s.greylist else ""),
-              f"  QUOTA_FULL={s.quota_full}, RETRY_PROFILE={s.retry_profile}"]
+    lines += ["", "Switches (.env; `lab status` shows them live, `lab config` all the settings):"]
+    lines += [f"  {t.env}={s.provider[t.name]}: {t.what}" for t in provider_settings.SWITCHES if t.env]
     lines += [
         "",
         "Next: open a shell as X with `make shell SERVICE=client-x` and try",
@@ -90,12 +86,24 @@ def build(lab: Lab, args: argparse.Namespace) -> Exit:
     return Exit.OK
 
 
-@command("config")
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--markdown", action="store_true",
+                        help="the README's table of the providers' settings")
+
+
+@command("config", _config_arguments)
 def show_config(lab: Lab, args: argparse.Namespace) -> Exit:
-    """check .env and show every value derived from it"""
+    """check .env and show every value derived from it, and the providers' settings"""
+    if args.markdown:
+        print(provider_settings.markdown(), end="")
+        return Exit.OK
     print(f"# .env is valid; project {lab.project} would use:")
     for key, value in sorted(composeenv.compose_env(lab.settings).items()):
         print(f"{key}={value}")
+    print("\n# the providers' settings (lab/provider_settings.py): .env's value, and its default")
+    for t in provider_settings.TABLE:
+        print(f"{t.env or '-':<26} {lab.settings.provider[t.name]:<8} default {t.default:<7} {t.what}"
+              + ("" if t.env else " (a switch of the running lab only)"))
     return Exit.OK
 
 

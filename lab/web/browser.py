@@ -19,7 +19,6 @@ import secrets
 import shutil
 import socket
 import socketserver
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,6 +33,7 @@ from selenium.webdriver.remote.remote_connection import RemoteConnection
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from lab.config import REPO, STATE_DIR
+from lab.docker import LabError, docker, images_present
 
 
 def _image() -> str:
@@ -65,14 +65,14 @@ def _unused_uid() -> int:
 
 def build_image() -> None:
     """(Re)build the browser's image: Docker's cache makes it quick when nothing changed."""
-    done = subprocess.run(["docker", "build", "-q", "-t", IMAGE, str(REPO / "images" / "browser")],
-                          capture_output=True, text=True)
-    if done.returncode:
-        raise RuntimeError(f"could not build {IMAGE} (images/browser):\n{done.stderr[-2000:]}")
+    try:
+        docker("build", "-q", "-t", IMAGE, str(REPO / "images" / "browser"))
+    except LabError as err:
+        raise RuntimeError(f"could not build {IMAGE} (images/browser):\n{str(err)[-2000:]}") from None
 
 
 def ensure_image() -> None:
-    if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode:
+    if not images_present(IMAGE):
         build_image()
 
 
@@ -169,18 +169,17 @@ def chromedriver(name: str, ports: Iterable[int] = ()) -> Iterator[Driver]:
             os.chown(path, uid, uid)
     for relay in relays:
         threading.Thread(target=relay.serve_forever, daemon=True).start()
-    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
-    subprocess.run(["docker", "run", "-d", "--rm", "--name", name, "--network", "none",
-                    "--user", f"{uid}:{uid}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
-                    "--read-only", "--tmpfs", "/tmp", "--shm-size", "256m", "--memory", "1g",
-                    "-e", "HOME=/tmp", "-v", f"{folder}:/relay", IMAGE, *map(str, ports)],
-                   check=True, capture_output=True)
+    docker("rm", "-f", name, check=False)
+    docker("run", "-d", "--rm", "--name", name, "--network", "none",
+           "--user", f"{uid}:{uid}", "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true",
+           "--read-only", "--tmpfs", "/tmp", "--shm-size", "256m", "--memory", "1g",
+           "-e", "HOME=/tmp", "-v", f"{folder}:/relay", IMAGE, *map(str, ports))
     driver = Driver(folder / DRIVER_SOCKET)
     try:
         _wait_for_driver(driver, name)
         yield driver
     finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+        docker("rm", "-f", name, check=False)
         for relay in relays:
             relay.shutdown()
             relay.server_close()

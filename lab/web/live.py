@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab import maillog
+from lab import docker, maillog
 from lab.compose import Lab, LabError
 from lab.config import PROVIDERS
 from lab.journal import Journal
@@ -127,9 +127,8 @@ class LiveLab(Publisher):
             except LabError:
                 container = ""
             if container:
-                since = ["--since", f"{last:.6f}"] if last else []
                 follower = await asyncio.create_subprocess_exec(
-                    "docker", "logs", "--follow", "--timestamps", *since, container,
+                    *docker.logs_command(container, since=last or None, timestamps=True, follow=True),
                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
                 try:
                     streams = (follower.stdout, follower.stderr)
@@ -208,8 +207,7 @@ async def docker_events(handle: Callable[[dict], None]) -> None:
     """Call `handle` with each of Docker's events about containers and networks (all
     projects: a network's event carries no project label), as Docker reports them."""
     events = await asyncio.create_subprocess_exec(
-        "docker", "events", "--format", "{{json .}}", "--filter", "type=container",
-        "--filter", "type=network", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        *docker.EVENTS, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     assert events.stdout
     try:
         while raw := await events.stdout.readline():

@@ -37,7 +37,7 @@ def closed(ev: Evidence) -> Result:
 
 
 def proved_closed(ev: Evidence) -> Result:
-    opened = [e.time for e in ev.events("open-relay") if e.get("on")]
+    opened = [e.time for e in ev.events("open-relay") if e.get("value") == "on"]
     after = [e for e in relay_checks(ev) if opened and e.time > max(opened)]
     if not after:
         return failed("no relay check of provider-a since it was made open")

@@ -54,7 +54,7 @@ def block_back_on(ev: Evidence) -> Result:
 
 def submitted_after(port: int):
     def test(ev: Evidence) -> Result:
-        turned_on = [e.time for e in ev.events("op25b") if e.get("on")]
+        turned_on = [e.time for e in ev.events("op25b") if e.get("value") == "on"]
         if not turned_on:
             return failed("the block was never switched back on (lab op25b on)")
         after = [m for m in ev.submitted_by(X) if m.received > turned_on[-1] and m.via == SUBMISSION[port]]

@@ -40,9 +40,9 @@ def y_looked(ev: Evidence) -> Result:
 
 def refused_after_quarantine(ev: Evidence) -> Result:
     policies = ev.events("dmarc")
-    quarantine = [e.time for e in policies if e.get("policy") == "quarantine"]
+    quarantine = [e.time for e in policies if e.get("value") == "quarantine"]
     reject = [e.time for e in policies
-              if e.get("policy") == "reject" and quarantine and e.time > quarantine[0]]
+              if e.get("value") == "reject" and quarantine and e.time > quarantine[0]]
     if not reject:
         return failed("p=reject has not been set after p=quarantine (lab dmarc reject)")
     outsider = ev.settings.address("outsider")
@@ -63,8 +63,8 @@ def saved_by_spf(ev: Evidence) -> Result:
 
 def key_broken_windows(ev: Evidence) -> list[tuple[float, float]]:
     """The times between a `lab dkim break` and the next `lab dkim fix`."""
-    breaks = [c.time for c in ev.events("dkim") if c.get("broken")]
-    return spans(breaks, [c.time for c in ev.events("dkim") if not c.get("broken")])
+    breaks = [c.time for c in ev.events("dkim") if c.get("value") == "broken"]
+    return spans(breaks, [c.time for c in ev.events("dkim") if c.get("value") != "broken"])
 
 
 def forward_refused(ev: Evidence) -> Result:
@@ -89,7 +89,7 @@ def saved_by_signature(ev: Evidence) -> Result:
 
 
 def key_fixed(ev: Evidence) -> Result:
-    fixed = [e for e in ev.events("dkim") if not e.get("broken")]
+    fixed = [e for e in ev.events("dkim") if e.get("value") != "broken"]
     key = ev.switches[A].dkim_key
     return passed("A signs with the published key again") if fixed and key == "good" else failed(
         f"A's key is {key} (lab dkim fix)" if key != "good" else "the key was never fixed after breaking it")
