@@ -65,6 +65,8 @@ class Setting:
 
     def check(self, raw: str) -> str:
         """"" if `raw` is a value this setting takes, else what would be right."""
+        if self.choices == ON_OFF:
+            return "" if raw in self.choices else "must be on or off"
         if self.choices:
             return "" if raw in self.choices else f"must be one of {', '.join(self.choices)}"
         if self.high:

@@ -161,4 +161,5 @@ def open_relay(lab: Lab, on: bool) -> None:
 
 
 def is_open_relay(lab: Lab) -> bool:
-    return state(lab)["provider-a"].open_relay
+    a = targets(BY_NAME["open_relay"])
+    return state(lab, a)[a[0].service].open_relay

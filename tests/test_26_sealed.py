@@ -59,7 +59,7 @@ class Listener:
                            for a in self.addresses for p in ports)
         done = on_the_host(script)
         assert done.returncode == 0, done.stderr
-        expected = before + 2 * len(self.addresses) * len(ports)  # (UDP: one socket hears them all)
+        expected = before + 2 * len(self.addresses) * len(ports)
         wait_until(lambda: self.controls() >= expected, "the listener to hear the control probe")
 
     def heard_nothing_from_the_lab(self) -> None:

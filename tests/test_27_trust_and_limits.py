@@ -77,11 +77,12 @@ def test_an_older_ca_without_the_limit_is_made_again_and_the_user_told(tmp_path)
 
 def test_keys_and_files_with_passwords_are_their_owner_s_alone(lab, settings):
     dkim = [dnszones.dkim_dir(settings, p) / f"{k}.key" for p in config.PROVIDERS for k in ("good", "broken")]
+    environments = [settings.state_dir / f"{p.service}.env" for p in config.PROVIDERS]
     private = [tls.CA_KEY, *(tls.TLS_DIR / f"{p.service}.key" for p in config.PROVIDERS), settings.env_file,
-               *dkim]
+               *environments, *dkim]
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
-    assert "Y_PASSWORD=" in settings.env_file.read_text()
+    assert f"y:{settings.password(config.Y)}" in environments[1].read_text()  # MAIL_USERS
     assert stat.S_IMODE(tls.CA_CERT.stat().st_mode) == 0o644  # what clients trust may be read
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from lab import faults, overrides
 from lab.config import PROVIDER_B, REPO, X, Y
-from tests.harness import submit, swaks
+from tests.harness import Container, submit, swaks
 from tests.solutions import lab_command, lab_ok
 
 BANNER = "$myhostname ESMTP run by the admin's own settings"
@@ -25,7 +25,7 @@ def clean(lab) -> Iterator[None]:
     lab_ok(lab, "reset", "--overrides")
 
 
-def greeting(outsider) -> str:
+def greeting(outsider: Container) -> str:
     return swaks(outsider, "--server", PROVIDER_B.mx, "--quit-after", "CONNECT").greeting
 
 
@@ -50,7 +50,7 @@ def test_it_survives_a_reset_a_crash_and_a_new_start(lab, clean, outsider):
     assert greeting(outsider) == SHOWN
     lab.down()
     lab.up()
-    assert greeting(outsider) == SHOWN
+    assert greeting(Container("outsider", lab.container("outsider"))) == SHOWN  # a new container
 
 
 @pytest.mark.parametrize(("setting", "said"), [

@@ -1,8 +1,8 @@
 """A listener on the Docker host's own addresses, to catch anything that leaves the lab.
 
 Run in the host's network namespace (`docker run --network host`, tests/test_26):
-for every ADDRESS and PORT given it listens on TCP, and on UDP at every address of the
-machine (so that a broadcast to a lab network's .255 is heard too), and prints one line
+for every ADDRESS and PORT given it listens on TCP and UDP (and on UDP at the .255 of
+each ADDRESS's network too, where a directed broadcast arrives), and prints one line
 per connection or datagram, "tcp ADDRESS:PORT from PEER" or "udp ...", flushed at
 once; "listening" once every socket is bound.
 
@@ -16,6 +16,8 @@ import socket
 import sys
 
 addresses, ports = sys.argv[1].split(","), [int(p) for p in sys.argv[2].split(",")]
+# each network's broadcast address too (a.b.c.255): a directed broadcast reaches the host
+broadcasts = [a.rsplit(".", 1)[0] + ".255" for a in addresses]
 selector = selectors.DefaultSelector()
 for port in ports:
     for address in addresses:
@@ -24,9 +26,10 @@ for port in ports:
         tcp.bind((address, port))
         tcp.listen(64)
         selector.register(tcp, selectors.EVENT_READ, "tcp")
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("0.0.0.0", port))
-    selector.register(udp, selectors.EVENT_READ, "udp")
+    for address in addresses + broadcasts:
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((address, port))
+        selector.register(udp, selectors.EVENT_READ, "udp")
 print("listening", flush=True)
 while True:
     for key, _ in selector.select():
