@@ -27,7 +27,8 @@ class Parser(argparse.ArgumentParser):
         if wrong:
             choices = re.findall(r"'([^']*)'", wrong.group(2))
             if near := difflib.get_close_matches(wrong.group(1), choices, n=1):
-                message = f"{message}\ndid you mean {near[0]!r}?"
+                suggestion = _("did you mean '{command}'?").format(command=near[0])
+                message = f"{message}\n{i18n.render(suggestion, i18n.choose())}"  # before --ja is read
         super().error(message)
 
 
