@@ -77,7 +77,7 @@ def test_lab_trace_tells_the_story_in_japanese(lab, japanese):
     assert [s for s, _ in steps][:4] == ["1", "2", "3", "4"], out
     names = dict(steps)
     assert (names["1"], names["3"], names["4"], names["5"]) == (
-        "送信 (サブミッション)", "MX の問い合わせ", "受け渡し", "配送"), out
+        "送信", "MX の問い合わせ", "受け渡し", "配送"), out
     assert out.startswith(f"{message_id} の経路"), out
     assert f"{PROVIDER_B.domain} の MX は? → {PROVIDER_B.mx}" in out
     assert re.search(r"SMTP で mx\.provider-b\.test\[[\d.]+\]:25 へ: 「250 2\.0\.0 Ok: queued as [0-9A-F]+」",
@@ -89,5 +89,5 @@ def test_lab_trace_tells_the_story_in_japanese(lab, japanese):
     assert mermaid, out
     diagram = (config.REPO / mermaid.group(1)).read_text(encoding="utf-8")
     assert diagram.startswith("sequenceDiagram")
-    assert "X->>A: 1. 送信 (サブミッション): サブミッション" in diagram, diagram
+    assert "X->>A: 1. 送信: サブミッション (587、STARTTLS)" in diagram, diagram
     assert "A->>B: 4. 受け渡し: SMTP で" in diagram and "いま " in diagram, diagram

@@ -5,6 +5,7 @@ message, and the customers' dial-up. Every line they print is a marked sentence
 from __future__ import annotations
 
 import argparse
+import re
 import time
 
 from lab import access, checker, config, i18n, markdown, trace, tracedraw
@@ -103,10 +104,41 @@ def check(lab: Lab, args: argparse.Namespace) -> Exit:
 
 def hanging(label: str, text: str, indent: str) -> list[str]:
     """`label text` wrapped to the terminal's width under `indent`, the lines after the
-    first indented past the label (Japanese wrapped between characters: lab/markdown.py)."""
+    first indented past the label."""
     under = indent + " " * (markdown.width(label) + 1)
-    lines = markdown.wrap(f"{label} {text}", markdown.WIDTH - len(under))
+    lines = wrap(f"{label} {text}", markdown.WIDTH - len(under))
     return [indent + lines[0], *(under + line for line in lines[1:])] if lines else []
+
+
+NO_LINE_END = "「『([<"  # an opening bracket never ends a line
+WHOLE = re.compile(r"<[^<>\s]*>|[^\s、。<>]*@[\w.-]+")  # an address, Japanese or not, is never cut
+
+
+def wrap(text: str, columns: int) -> list[str]:
+    """Wrap a hint: at spaces, and in Japanese between two wide characters, never before
+    、。」 and the like nor after 「; a command, an address or a word is never cut (a
+    hint's command must stay whole to be typed)."""
+    pieces = []  # (unit, joined to the previous one without a space)
+    for word in text.split():
+        whole = [range(m.start() + 1, m.end()) for m in WHOLE.finditer(word)]
+        start = 0
+        for i in range(1, len(word)):
+            before, here = word[i - 1], word[i]
+            japanese = markdown.width(before) == markdown.width(here) == 2
+            if japanese and here not in markdown.NO_LINE_START and before not in NO_LINE_END \
+                    and not any(i in span for span in whole):
+                pieces.append((word[start:i], start > 0))
+                start = i
+        pieces.append((word[start:], start > 0))
+    lines, line = [], ""
+    for unit, joined in pieces:
+        glue = "" if joined or not line else " "
+        if line and markdown.width(line + glue + unit) > columns:
+            lines.append(line)
+            line = unit
+        else:
+            line += glue + unit
+    return [*lines, line] if line else lines
 
 
 @command("reset")
