@@ -102,6 +102,35 @@ def test_a_broken_translation_falls_back_to_english(monkeypatch):
     assert _("hello {name}").format(name="Y").render("ja") == "hello Y"
 
 
+def test_a_check_run_carries_its_language(monkeypatch):
+    """run_steps(..., language=): each Outcome says its language and gives its title,
+    detail and hint in it (the web page asks for its own); the report sees it too."""
+    from lab import checker
+    from lab.compose import LabError
+
+    monkeypatch.setattr(checker, "Evidence", lambda lab: None)
+
+    def broken(ev: None) -> checker.Result:
+        raise LabError(_("{service} is not running: start the lab with `make up`").format(service="dns"))
+
+    def logged(ev: None) -> checker.Result:
+        return checker.failed(_("A's log: {line}").format(line="warning: TLS library problem"))
+
+    steps = [checker.Step(_("X opened a TLS session to A's submission port"), logged,
+                          _("wait a second and check again")),
+             checker.Step(_("B is running again"), broken, _("lab restore b-down"))]
+    seen = []
+    outcomes = checker.run_steps(None, steps, lambda n, o: seen.append(f"{o.step.title}"), language="ja")
+    assert [o.language for o in outcomes] == ["ja", "ja"]
+    assert outcomes[0].title == "X が A のサブミッションポートへ TLS セッションを開きました" == seen[0]
+    assert outcomes[0].detail == "A のログ: 「warning: TLS library problem」"
+    assert outcomes[0].hint == "少し待ってから、もう一度確かめます"
+    assert outcomes[1].detail == "dns が動いていません。`make up` でラボを起動します"
+    english = checker.run_steps(None, steps, lambda n, o: None, language="en")
+    assert english[1].detail == "dns is not running: start the lab with `make up`"
+    assert outcomes[0].result.detail == english[0].result.detail  # the result itself: one value
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_marked_string_has_an_entry(language):
     entries = catalog(language)
