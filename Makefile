@@ -20,7 +20,7 @@ TEST_WORKERS ?= 4
 # would expand such a value when it exports it (and it exports what the command line
 # sets), so these are not exported; `$(call arg,NAME)` puts the raw value into the
 # recipe as one single-quoted shell word, or DEFAULT when it is empty.
-USER_VARIABLES := SERVICE FROM SERVER PORT FAULT EX JA DO ID WHO PYTEST_ARGS
+USER_VARIABLES := SERVICE FROM SERVER PORT FAULT EX JA DO ID WHO PYTEST_ARGS NEW
 unexport $(USER_VARIABLES)
 arg = '$(subst ','\'',$(or $(value $(1)),$(2)))'
 # DO="up 20" and PYTEST_ARGS are several words: split as a shell would split them
@@ -33,7 +33,7 @@ shell_words = mapfile -d '' -t words < <($(PYTHON) -c 'import shlex, sys; print(
 BROWSER_IMAGE := $(VENV)/bin/python -m lab.web.browser
 
 .PHONY: help up down clean build config status shell relay-check fault restore bench test lint \
-	lab show check reset trace dial hangup install class web screenshot
+	lab show check reset trace dial hangup install class web screenshot catalogs
 
 help: ## list the targets
 	@echo "maillab: Internet mail as a runnable lab (README.md)"
@@ -82,20 +82,20 @@ bench: $(VENV)/.installed ## measure start-up, idle cost, latency, the web view,
 
 # --- the learner's side: exercises (lab/exercises/) and the `lab` command ---------------
 
-lab: ## list the exercises and your progress
-	@$(LAB) list
+lab: ## list the exercises and your progress (JA=1: in Japanese)
+	@$(LAB) list $(if $(value JA),--ja)
 
 show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition; TEACHER=1: its teacher's pack)
 	@$(LAB) show $(call arg,EX,1) $(if $(value JA),--ja) $(if $(value TEACHER),--teacher)
 
-check: ## check your work on an exercise, step by step: make check EX=1
-	@$(if $(value EX),$(LAB) check $(call arg,EX),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
+check: ## check your work on an exercise, step by step: make check EX=1 (JA=1: in Japanese)
+	@$(if $(value EX),$(LAB) check $(call arg,EX) $(if $(value JA),--ja),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
 
 reset: ## back to a clean lab in seconds: queues and mailboxes emptied, settings from .env
 	@$(LAB) reset
 
-trace: ## the path of a message through the lab: make trace (the last one) or ID='<message-id>'
-	@$(LAB) trace $(call arg,ID,--last)
+trace: ## the path of a message through the lab: make trace (the last one) or ID='<message-id>' (JA=1)
+	@$(LAB) trace $(call arg,ID,--last) $(if $(value JA),--ja)
 
 dial: ## connect a customer to its provider: make dial WHO=x (or y)
 	@$(LAB) dial $(call arg,WHO)
@@ -122,6 +122,24 @@ screenshot: $(VENV)/.installed ## the README's picture of the web view (docs/web
 	@$(LAB) build
 	@$(BROWSER_IMAGE)
 	MAILLAB_SCREENSHOT=$(CURDIR)/docs/web-view.png $(VENV)/bin/pytest -q tests/test_23_web.py -k b_down_shows
+
+# --- the lab's languages (lab/i18n.py): one gettext domain, maillab, for every string of lab/ --------
+# Extract every marked string (babel.cfg) into the template, bring each language's .po up
+# to date with it (a changed English string comes back fuzzy, a removed one goes), compile
+# each .po to the .mo that lab reads (committed: the host side needs nothing but Python).
+# NEW=ko starts a catalog for a third language first (an existing one is kept).
+POT := lab/locale/maillab.pot
+PYBABEL := $(VENV)/bin/pybabel
+
+catalogs: $(VENV)/.installed ## extract the marked strings, update each language's .po, compile the .mo (NEW=ko: add one)
+	@mkdir -p lab/locale
+	@$(PYBABEL) -q extract -F babel.cfg --add-comments=Translators: --add-location=file --sort-by-file \
+	  --project=maillab --no-wrap -o $(POT) .
+	@$(if $(value NEW),[ -e lab/locale/$(call arg,NEW)/LC_MESSAGES/maillab.po ] || \
+	  $(PYBABEL) init -i $(POT) -d lab/locale -D maillab --no-wrap -l $(call arg,NEW))
+	@$(PYBABEL) -q update -i $(POT) -d lab/locale -D maillab --ignore-obsolete --ignore-pot-creation-date \
+	  --no-wrap
+	@$(PYBABEL) compile -d lab/locale -D maillab --statistics
 
 lint: $(VENV)/.installed ## ruff on the Python, shellcheck on the images' scripts
 	$(VENV)/bin/ruff check lab tests

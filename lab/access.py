@@ -5,8 +5,10 @@ network but loopback); `lab dial x` puts it back, with its address and routes.
 
 from __future__ import annotations
 
+from lab import i18n
 from lab.compose import Lab, LabError, docker
 from lab.config import PROVIDERS, Provider
+from lab.i18n import _
 
 CUSTOMERS = {p.customer.removeprefix("client-"): p for p in PROVIDERS}  # "x" -> provider A
 
@@ -16,7 +18,8 @@ def customer_provider(who: str) -> Provider:
     try:
         return CUSTOMERS[who]
     except KeyError:
-        raise LabError(f"no customer {who!r}: choose {' or '.join(CUSTOMERS)}") from None
+        raise LabError(_("no customer '{who}': choose {choices}").format(
+            who=who, choices=i18n.join(list(CUSTOMERS), _(" or ")))) from None
 
 
 def network_name(lab: Lab, network: str) -> str:
@@ -50,21 +53,26 @@ def disconnect(lab: Lab, service: str, network: str) -> None:
 
 
 def dial(lab: Lab, who: str) -> str:
+    """Connect a customer; what happened, as a sentence for the learner."""
     provider = customer_provider(who)
     was_online = is_online(lab, who)
     connect(lab, provider.customer, provider.access_network)
     if was_online:
-        return f"{who.upper()} was already connected to {provider.access_network}."
-    return (f"{who.upper()} dialled in: {provider.customer} is on {provider.access_network} again "
-            f"({lab.settings.address(provider.customer, provider.access_network)}) and can reach "
-            f"{provider.smtp} and {provider.pop}.")
+        return _("{who} was already connected to {network}.").format(who=who.upper(),
+                                                                      network=provider.access_network)
+    return _("{who} dialled in: {customer} is on {network} again ({address}) and can reach {smtp} and "
+             "{pop}.").format(who=who.upper(), customer=provider.customer, network=provider.access_network,
+                               address=lab.settings.address(provider.customer, provider.access_network),
+                               smtp=provider.smtp, pop=provider.pop)
 
 
 def hangup(lab: Lab, who: str) -> str:
+    """Cut a customer off; what happened, as a sentence for the learner."""
     provider = customer_provider(who)
     if not is_online(lab, who):
-        return f"{who.upper()} was already offline."
+        return _("{who} was already offline.").format(who=who.upper())
     disconnect(lab, provider.customer, provider.access_network)
-    return (f"{who.upper()} hung up: {provider.customer} is off {provider.access_network} and cannot "
-            f"reach anything. Mail for {who.upper()} waits at {provider.service}. "
-            f"Reconnect: lab dial {who}")
+    return _("{who} hung up: {customer} is off {network} and cannot reach anything. Mail for {who} waits at "
+             "{service}. Reconnect: lab dial {name}").format(
+        who=who.upper(), customer=provider.customer, network=provider.access_network,
+        service=provider.service, name=who)

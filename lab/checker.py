@@ -5,6 +5,10 @@ lab's real state through `Evidence` (logs, mailboxes, queues, configuration, the
 histories, the journal of `lab` commands), and a hint for when it is not done yet.
 A test returns `passed(...)` or `failed(...)` with what it saw; a learner's mistake is
 a failed step with a reason, never a crash.
+
+Titles, hints and details are marked sentences (lab/i18n.py): written in English, shown
+in the language `run_steps` is given; what the lab itself said (a server's reply, a log
+line, a typed command) goes into them as a value, verbatim.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, cached_property
 
-from lab import access, config, maillog, overrides, switches
+from lab import access, config, i18n, maillog, overrides, switches
 from lab.compose import Lab, LabError, docker_exec
 from lab.config import SERVICES, SHELL_HISTORY
+from lab.i18n import _, ngettext
 from lab.journal import Entry, Journal
 from lab.mailbox import (  # noqa: F401 (the checks read mailboxes with these, as checker.NAME)
     auth_results,
@@ -67,7 +72,8 @@ class Evidence:
 
     def container(self, service: str) -> str:
         if service not in self._containers:
-            raise LabError(f"{service} is not running: start the lab with `make up`")
+            raise LabError(_("{service} is not running: start the lab with `make "
+                             "up`").format(service=service))
         return self._containers[service]
 
     def run(self, service: str, *args: str) -> str:
@@ -166,25 +172,43 @@ def spans(starts: list[float], ends: list[float]) -> list[tuple[float, float]]:
 class Outcome:
     step: Step
     result: Result
+    language: str = i18n.SOURCE  # the language the check was run in: title, detail, hint
+
+    @property
+    def title(self) -> str:
+        return i18n.render(self.step.title, self.language)
+
+    @property
+    def detail(self) -> str:
+        return i18n.render(self.result.detail, self.language)
+
+    @property
+    def hint(self) -> str:
+        return i18n.render(self.step.hint, self.language)
 
 
-def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None]) -> list[Outcome]:
-    """Check each step in order, reporting each as soon as it is known. A step that
+def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None],
+              language: str | None = None) -> list[Outcome]:
+    """Check each step in order, reporting each as soon as it is known. `language`
+    (`i18n.choose`: a page's language, --ja, LANG) is the one each Outcome's title,
+    detail and hint are given in; by default the current one (`i18n.use`). A step that
     fails while a provider runs with settings of the admin's own says so: the exercises
     were written for the lab's settings, and one of those may be why."""
-    evidence = Evidence(lab)
-    own = own_settings_note(lab.settings)
+    language = language or i18n.current()
     outcomes = []
-    for number, step in enumerate(steps, 1):
-        try:
-            result = step.test(evidence)
-        except LabError as err:
-            result = failed(str(err))
-        if not result.ok and own:
-            result = failed(f"{result.detail}\n{own}")
-        outcome = Outcome(step, result)
-        outcomes.append(outcome)
-        report(number, outcome)
+    with i18n.use(language):
+        evidence = Evidence(lab)
+        own = own_settings_note(lab.settings)
+        for number, step in enumerate(steps, 1):
+            try:
+                result = step.test(evidence)
+            except LabError as err:
+                result = failed(i18n.message(err))
+            if not result.ok and own:
+                result = failed(f"{result.detail}\n{own}")
+            outcome = Outcome(step, result, language)
+            outcomes.append(outcome)
+            report(number, outcome)
     return outcomes
 
 
@@ -193,12 +217,16 @@ def own_settings_note(settings: config.Settings) -> str:
     own = [f"{p.service}: {line}" for p in config.PROVIDERS for line in overrides.differences(settings, p)]
     if not own:
         return ""
-    return ("(this may come from settings of your own, which the exercise does not expect: "
-            + "; ".join(own) + ". `lab reset --overrides` clears them)")
+    return _("(this may come from settings of your own, which the exercise does not expect: {settings}. "
+             "`lab reset --overrides` clears them)").format(settings="; ".join(own))
 
 
 def lab_is_up(ev: Evidence) -> Result:
     """Shared by exercises that need every service: which are not healthy, if any."""
     states = ev.states
-    sick = [f"{s} ({states.get(s, 'missing')})" for s in SERVICES if states.get(s) != "healthy"]
-    return failed("not healthy: " + ", ".join(sick)) if sick else passed(f"all {len(SERVICES)} healthy")
+    sick = [_("{service} ({state})").format(service=s, state=states.get(s) or _("missing"))
+            for s in SERVICES if states.get(s) != "healthy"]
+    if sick:
+        return failed(_("not healthy: {services}").format(services=i18n.join(sick, _(", "))))
+    return passed(ngettext("the {count} service is healthy", "all {count} services are healthy",
+                           len(SERVICES)).format(count=len(SERVICES)))

@@ -1,6 +1,7 @@
 """`lab` (also `python3 -m lab`): run the lab from the host. `lab --help` lists the
 commands; each lives in a module of lab/commands/ by concern. LAB_ID=N selects a
-side-by-side lab with its own subnets and ports.
+side-by-side lab with its own subnets and ports. --ja or --en (before or after the
+command) chooses the language of what it prints; without them LANGUAGE, LC_ALL, LANG do.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import os
 import re
 import sys
 
-from lab import config
+from lab import config, i18n
 from lab.commands import REGISTRY, Exit, admin, bench, classroom, learner, lifecycle, switches, web
 from lab.compose import Lab, LabError
+from lab.i18n import _
 
 # the help lists the commands in this order
 ORDER = (lifecycle, learner, switches, admin, web, classroom, bench)
@@ -26,36 +28,53 @@ class Parser(argparse.ArgumentParser):
         if wrong:
             choices = re.findall(r"'([^']*)'", wrong.group(2))
             if near := difflib.get_close_matches(wrong.group(1), choices, n=1):
-                message = f"{message}\ndid you mean {near[0]!r}?"
+                suggestion = _("did you mean '{command}'?").format(command=near[0])
+                message = f"{message}\n{i18n.render(suggestion, i18n.choose())}"  # before --ja is read
         super().error(message)
+
+
+def _language_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument("--ja", action="store_true", default=default,
+                        help="speak Japanese (日本語で表示), whatever LANG says")
+    parser.add_argument("--en", action="store_true", default=default, help="speak English, whatever LANG "
+                                                                           "says")
 
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _language_options(p, False)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in ORDER:
         for name, cmd in REGISTRY.items():
             if cmd.run.__module__ == module.__name__:
-                cmd.arguments(sub.add_parser(name, help=cmd.help, description=cmd.help))
+                command = sub.add_parser(name, help=cmd.help, description=cmd.help)
+                _language_options(command, argparse.SUPPRESS)  # given after the command: kept
+                cmd.arguments(command)
     return p
 
 
 def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
     """Run one command; `lab` (a test's own lab) replaces the one .env describes."""
     args = parser().parse_args(argv)
+    with i18n.use(i18n.choose(ja=args.ja, en=args.en)):
+        return _run(args, lab)
+
+
+def _run(args: argparse.Namespace, lab: Lab | None) -> int:
     if lab is None and (guess := _unnamed_class_lab(args.command)):
-        print(f"error: {guess}", file=sys.stderr)
+        print(_("error: {message}").format(message=guess), file=sys.stderr)
         return Exit.BAD_SETTING
     if lab is None:
         try:
             lab = Lab(config.load())
         except config.SettingError as err:
-            print(f"error: {err}\n(fix it in .env or the environment; nothing was started)", file=sys.stderr)
+            print(_("error: {message}").format(message=i18n.message(err)), file=sys.stderr)
+            print(_("(fix it in .env or the environment; nothing was started)"), file=sys.stderr)
             return Exit.BAD_SETTING
     try:
         return REGISTRY[args.command].run(lab, args)
     except LabError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(_("error: {message}").format(message=i18n.message(err)), file=sys.stderr)
         return Exit.FAILED
 
 
@@ -68,8 +87,10 @@ def _unnamed_class_lab(command: str) -> str:
     ids = config.class_labs()
     if not ids or "LAB_ID" in os.environ or command in NO_LAB_NEEDED:
         return ""
-    return (f"this machine runs a class (labs {ids[0]} to {ids[-1]}): say which lab with LAB_ID, e.g. "
-            f"`LAB_ID={ids[0]} lab {command} ...` (LAB_ID=0 is the teacher's own lab, outside the class)")
+    return _("this machine runs a class (labs {first} to {last}): say which lab with LAB_ID, e.g. "
+             "`LAB_ID={first} lab {command} ...` (LAB_ID=0 is the teacher's own lab, outside the "
+             "class)").format(
+        first=ids[0], last=ids[-1], command=command)
 
 
 def entry() -> None:

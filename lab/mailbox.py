@@ -11,6 +11,7 @@ import re
 
 from lab import config
 from lab.docker import LabError, docker_exec
+from lab.i18n import _
 
 
 def mailbox_service(address: str) -> str:
@@ -34,7 +35,8 @@ def _mailbox_files(container: str, address: str, then: str = "") -> str:
     script = _MAILDIR_FILES + then
     done = docker_exec(container, ["sh", "-c", script, "sh", config.maildir(address), address])
     if done.returncode != 0:
-        raise LabError(f"cannot read {address}'s mailbox: {done.stderr.decode(errors='replace').strip()}")
+        raise LabError(_("cannot read {address}'s mailbox: {error}").format(
+            address=address, error=done.stderr.decode(errors="replace").strip()))
     return done.stdout.decode()
 
 

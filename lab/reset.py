@@ -13,28 +13,31 @@ from concurrent.futures import ThreadPoolExecutor
 from lab import access, dnszones, netseal
 from lab.compose import Lab, LabError
 from lab.config import INTERNET, PROVIDER_B, PROVIDERS, SERVICES, SHELL_HISTORY
+from lab.i18n import _
 from lab.journal import Journal
 
 
 def reset(lab: Lab, say: Callable[[str], None] = print) -> None:
+    """Reset the lab, telling `say` each stage (a marked sentence: lab/i18n.py)."""
     missing = [s for s in SERVICES if s not in lab.containers()]
     if missing:
-        raise LabError(f"the lab is not running ({', '.join(missing)} missing): start it with `make up`")
+        raise LabError(_("the lab is not running ({services} missing): start it with `make up`").format(
+            services=", ".join(missing)))
     stopped = [s for s, state in lab.states().items() if state in ("created", "exited", "dead", "paused")]
-    say("  emptying the queues first: nothing held back may be delivered while the lab comes back")
+    say(_("  emptying the queues first: nothing held back may be delivered while the lab comes back"))
     for p in PROVIDERS:
         if p.service not in stopped:
             lab.run(p.service, "postsuper", "-d", "ALL")
     if stopped:
-        say(f"  starting {', '.join(stopped)}")
+        say(_("  starting {services}").format(services=", ".join(stopped)))
         lab.start(*stopped)
-    say("  reconnecting every cable: B to the internet, X and Y to their providers")
+    say(_("  reconnecting every cable: B to the internet, X and Y to their providers"))
     access.connect(lab, PROVIDER_B.service, INTERNET)
     for who in access.CUSTOMERS:
         access.dial(lab, who)
     lab.wait_healthy(timeout=60)  # an offline client is unhealthy: wait only now
-    say("  providers' settings back to .env; queues (again: a stopped one has just started),\n"
-        "  mailboxes and shell histories emptied")
+    say(_("  providers' settings back to .env; queues (again: a stopped one has just started),\n"
+          "  mailboxes and shell histories emptied"))
     scripts = {service: f": > {SHELL_HISTORY}" for service in SERVICES}
     for p in PROVIDERS:
         users = " ".join(a.address for a in p.accounts)

@@ -4,24 +4,37 @@ The story's steps, each with its time: (1) the customer submits to its provider,
 (2) the provider queues it, (3) looks up the MX of the recipient's domain, (4) hands it
 to that MX, (5) the other provider stores it in the mailbox, (6) the recipient fetches
 it over POP3 or reads it over IMAP. A deferred or bounced message shows where and why it
-stopped. Drawn as a sequence picture for the terminal, and as a Mermaid file for a report.
+stopped. Drawn as a sequence picture for the terminal, and as a Mermaid file for a report
+(lab/tracedraw.py).
+
+Every label and outcome is a marked sentence (lab/i18n.py) holding what the logs said as
+values, verbatim: the picture is drawn in the language it is asked for.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from lab import maillog
+from lab import i18n, maillog
 from lab.compose import Lab, LabError
-from lab.config import PROVIDERS, STATE_DIR, Provider, Settings, provider_of
+from lab.config import PROVIDERS, Provider, Settings, provider_of
+from lab.i18n import _, ngettext
 from lab.mailbox import auth_results, header_block, read_mailbox
 
 DNS = "DNS"
-STORY = {1: "submission", 2: "queue", 3: "MX lookup", 4: "hand-over", 5: "delivery", 6: "retrieval"}
+STORY = {1: _("submission"), 2: _("queue"), 3: _("MX lookup"), 4: _("hand-over"), 5: _("delivery"),
+         6: _("retrieval")}
+# Postfix's word for what became of an attempt (its log's status=), as the lab names it
+STATUS = {"sent": _("sent"), "deferred": _("deferred"), "bounced": _("bounced"), "expired": _("expired")}
+NOTICE = {"delivery status": _("delivery status notification {notice} to {sender}"),
+          "non-delivery": _("non-delivery notification {notice} to {sender}"),
+          "delay": _("delay notification {notice} to {sender}")}
+
+
+def _status(word: str) -> str:
+    return STATUS.get(word, word)
 
 
 @dataclass(frozen=True)
@@ -67,13 +80,13 @@ def find(logs: dict[str, list[maillog.LogLine]], message_id: str | None
     if message_id is None:
         submitted = [m for q in queues.values() for m in q.values() if m.sasl_user and m.message_id]
         if not submitted:
-            raise LabError("no customer has submitted a message yet: send one from client-x (exercise 2)")
+            raise LabError(_("no customer has submitted a message yet: send one from client-x (exercise 2)"))
         message_id = max(submitted, key=lambda m: m.received).message_id
     wanted = message_id if message_id.startswith("<") else f"<{message_id}>"
     if not any(m.message_id == wanted for q in queues.values() for m in q.values()):
-        raise LabError(f"no message with Message-ID {wanted} in the logs of "
-                       + " or ".join(p.service for p in PROVIDERS)
-                       + ": copy it from the message's header, or use `lab trace --last`")
+        raise LabError(_("no message with Message-ID {message_id} in the logs of {services}: copy it from "
+                         "the message's header, or use `lab trace --last`").format(
+            message_id=wanted, services=i18n.join([p.service for p in PROVIDERS], _(" or "))))
     return wanted, queues
 
 
@@ -113,7 +126,8 @@ def _checked(verdict: Verdicts | None, provider: Provider, message: maillog.Mess
     found = verdict(provider, stored[0].recipient, wanted)
     # the same time as the hand-over (logs count whole seconds): sorting keeps the order
     return [Event(max(message.received, after), 5, _letter(provider), _letter(provider),
-                  f"who really sent it? {found} (its Authentication-Results)")] if found else []
+                  _("who really sent it? {verdicts} (its Authentication-Results)").format(verdicts=found))
+            ] if found else []
 
 
 def build(lab: Lab, message_id: str | None = None) -> Trace:
@@ -169,20 +183,26 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
             known[provider.service] = Readings.of(logs[provider.service])
         return known[provider.service]
 
-    port = "465, TLS from the start" if first.via == "postfix/submissions/smtpd" else "587, STARTTLS"
-    how = (f"submission ({port}), AUTH as {first.sasl_user}" if first.sasl_user
-           else f"SMTP (25) from {first.client}")
-    events.append(Event(first.received, 1, sender_lane, a, f"{how}; 250 queued as {first.queue_id}"))
-    events.append(Event(first.received + 0.0005, 2, a, a,
-                        f"queued {first.queue_id}: from=<{first.sender}>, {first.size} bytes"))
-    outcome = f"in {origin.service}'s queue ({first.queue_id}), not tried yet"
+    port = _("465, TLS from the start") if first.via == "postfix/submissions/smtpd" else _("587, STARTTLS")
+    how = (_("submission ({port}), AUTH as {user}").format(port=port, user=first.sasl_user) if first.sasl_user
+           else _("SMTP (25) from {client}").format(client=first.client))
+    events.append(Event(first.received, 1, sender_lane, a,
+                        _("{how}; 250 queued as {queue_id}").format(how=how, queue_id=first.queue_id)))
+    events.append(Event(first.received + 0.0005, 2, a, a, ngettext(
+        "queued {queue_id}: from=<{sender}>, {size} byte", "queued {queue_id}: from=<{sender}>, {size} bytes",
+        first.size).format(queue_id=first.queue_id, sender=first.sender, size=first.size)))
+    outcome = _("in {service}'s queue ({queue_id}), not tried yet").format(service=origin.service,
+                                                                           queue_id=first.queue_id)
     handed: maillog.Attempt | None = None
     events += _checked(verdict, origin, first, wanted)
     for attempt in first.attempts:
+        status = _status(attempt.status)
         if attempt.program.endswith("/lmtp"):  # a recipient at the same provider
-            events.append(Event(attempt.time, 5, a, a, f"LMTP into {attempt.recipient}'s mailbox: "
-                                f"{attempt.status} ({attempt.reason})", attempt.status == "sent"))
-            outcome = f"{attempt.status}: in {attempt.recipient}'s mailbox at {origin.service}"
+            label = _("LMTP into {recipient}'s mailbox: {status} ({reply})")
+            label = label.format(recipient=attempt.recipient, status=status, reply=attempt.reason)
+            events.append(Event(attempt.time, 5, a, a, label, attempt.status == "sent"))
+            outcome = _("{status}: in {recipient}'s mailbox at {service}").format(
+                status=status, recipient=attempt.recipient, service=origin.service)
             continue
         domain = attempt.recipient.split("@")[-1]
         # relay=none when no connection was made: the address tried is in the reason then
@@ -191,35 +211,39 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
         if mx:
             # Postfix does not log the lookup itself: its answer is the relay= it used
             answer = f"{mx.group(1)} [{mx.group(2)}]"
-            events.append(Event(attempt.time, 3, a, DNS, f"MX {domain}? → {answer} (A's relay=)"))
+            looked_up = _("MX {domain}? → {answer} (A's relay=)").format(domain=domain, answer=answer)
         else:
-            events.append(Event(attempt.time, 3, a, DNS, f"MX {domain}? no usable answer", ok=False))
+            looked_up = _("MX {domain}? no usable answer").format(domain=domain)
+        events.append(Event(attempt.time, 3, a, DNS, looked_up, ok=bool(mx)))
+        queue = {"service": origin.service, "queue_id": first.queue_id}
+        reply = attempt.reason
         if attempt.status == "sent":
             handed = attempt
-            events.append(Event(attempt.time, 4, a, b, f"SMTP to {attempt.relay}: {attempt.reason}"))
-            outcome = f"handed to {other.service}"
-        elif attempt.status == "deferred" and "Greylisted" in attempt.reason:
-            events.append(Event(attempt.time, 4, a, b, f"{b}: try again later — greylisted; A retries: "
-                                f"{attempt.reason}", ok=False))
-            outcome = f"waiting in {origin.service}'s queue ({first.queue_id}): greylisted by {other.service}"
+            label = _("SMTP to {relay}: {reply}").format(relay=attempt.relay, reply=reply)
+            outcome = _("handed to {service}").format(service=other.service)
+        elif attempt.status == "deferred" and "Greylisted" in reply:
+            label = _("{b}: try again later — greylisted; A retries: {reply}").format(b=b, reply=reply)
+            outcome = _("waiting in {service}'s queue ({queue_id}): greylisted by {other}").format(
+                other=other.service, **queue)
         elif attempt.status == "deferred":
-            events.append(Event(attempt.time, 4, a, b, f"deferred, A keeps it and retries: {attempt.reason}",
-                                ok=False))
-            outcome = f"waiting in {origin.service}'s queue ({first.queue_id}): {attempt.reason}"
-        elif re.search(r"\b(DMARC|SPF)\b", attempt.reason):
-            check = "DMARC" if "DMARC" in attempt.reason else "SPF"
-            events.append(Event(attempt.time, 4, a, b, f"refused by {b}'s {check} check ({attempt.dsn}): "
-                                f"{attempt.reason}", ok=False))
-            outcome = f"refused by {other.service}: it failed {check}"
+            label = _("deferred, A keeps it and retries: {reason}").format(reason=reply)
+            outcome = _("waiting in {service}'s queue ({queue_id}): {reason}").format(reason=reply, **queue)
+        elif re.search(r"\b(DMARC|SPF)\b", reply):
+            check = "DMARC" if "DMARC" in reply else "SPF"
+            label = _("refused by {b}'s {check} check ({dsn}): {reply}").format(b=b, check=check,
+                                                                               dsn=attempt.dsn, reply=reply)
+            outcome = _("refused by {service}: it failed {check}").format(service=other.service, check=check)
         else:
-            events.append(Event(attempt.time, 4, a, b, f"{attempt.status} ({attempt.dsn}): {attempt.reason}",
-                                ok=False))
-            outcome = f"{attempt.status} by {origin.service}: {attempt.reason}"
+            label = _("{status} ({dsn}): {reason}").format(status=status, dsn=attempt.dsn, reason=reply)
+            outcome = _("{status} by {service}: {reason}").format(status=status, service=origin.service,
+                                                                  reason=reply)
+        events.append(Event(attempt.time, 4, a, b, label, ok=attempt.status == "sent"))
     for when, kind, notice in first.notices:
-        events.append(Event(when, 4, a, sender_lane, f"{kind} notification {notice} to {first.sender}",
+        events.append(Event(when, 4, a, sender_lane, _notice(kind, notice, first.sender),
                             ok=kind == "delivery status"))
         if kind == "non-delivery":
-            outcome += f"; returned to {first.sender} ({notice})"
+            outcome = _("{outcome}; returned to {sender} ({notice})").format(
+                outcome=outcome, sender=first.sender, notice=notice)
 
     if handed and (second := queues[other.service].get(handed.next_queue_id)):
         discards = [r for r in read(other).rejects
@@ -227,21 +251,26 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
         if discards and not second.attempts:
             # B decided at RCPT, but it is the end of the hand-over that makes it final
             when = max(discards[-1].time, handed.time + 0.001)
-            events.append(Event(when, 5, b, b, "discarded at B: mailbox full — nobody is told "
-                                f"(B's log: {discards[-1].reply})", ok=False))
-            outcome = f"discarded at {other.service}: mailbox full — nobody is told"
+            label = _("discarded at B: mailbox full — nobody is told (B's log: {reply})")
+            events.append(Event(when, 5, b, b, label.format(reply=discards[-1].reply), ok=False))
+            outcome = _("discarded at {service}: mailbox full — nobody is told").format(service=other.service)
         events += _checked(verdict, other, second, wanted, after=handed.time)
         for attempt in second.attempts:
             ok = attempt.status == "sent"
-            label = (f"LMTP into {attempt.recipient}'s mailbox: {attempt.reason}" if ok
-                     else f"{attempt.status}: {attempt.reason}")
+            where = {"recipient": attempt.recipient, "service": other.service}
+            if ok:
+                label = _("LMTP into {recipient}'s mailbox: {reply}").format(reply=attempt.reason, **where)
+                outcome = _("in {recipient}'s mailbox at {service}").format(**where)
+            else:
+                status = _status(attempt.status)
+                label = _("{status}: {reason}").format(status=status, reason=attempt.reason)
+                outcome = _("{status} at {service}: {reason}").format(status=status, service=other.service,
+                                                                      reason=attempt.reason)
             # B often stores the message before A has logged B's 250: drawn after the
             # hand-over all the same, as the story goes
             events.append(Event(max(attempt.time, handed.time + 0.001), 5, b, b, label, ok))
-            outcome = (f"in {attempt.recipient}'s mailbox at {other.service}" if ok
-                       else f"{attempt.status} at {other.service}: {attempt.reason}")
         for when, kind, notice in second.notices:
-            events.append(Event(when, 5, b, a, f"{kind} notification {notice} to {second.sender}",
+            events.append(Event(when, 5, b, a, _notice(kind, notice, second.sender),
                                 ok=kind == "delivery status"))
         reading, reading_outcome = _read(read(other), wanted, receiver_lane, b)
         events += reading
@@ -251,6 +280,12 @@ def assemble(settings: Settings, wanted: str, queues: dict[str, dict[str, maillo
     return Trace(wanted, lanes, events, outcome)
 
 
+def _notice(kind: str, notice: str, sender: str) -> str:
+    """Postfix's notice to a sender (non-delivery, delay, delivery status), and its queue id."""
+    template = NOTICE.get(kind) or _("{kind} notification {notice} to {sender}").format(kind=kind)
+    return template.format(notice=notice, sender=sender)
+
+
 def _refused_copies(settings: Settings, readings: Readings, queue: dict[str, maillog.Message], wanted: str,
                     origin: Provider, b: str) -> list[Event]:
     """Copies of the message that someone else sent on to B (a forwarder, a mailing
@@ -258,92 +293,52 @@ def _refused_copies(settings: Settings, readings: Readings, queue: dict[str, mai
     A's own hand-over is drawn from A's side already."""
     ids = {q for q, m in queue.items() if m.message_id == wanted}
     origin_address = f"[{settings.address(origin.service)}]"
-    return [Event(r.time, 4, b, b, f"a copy sent on by {r.client} (from=<{r.sender}>) refused at the end "
-                  f"of DATA: {r.reply}", ok=False)
+    label = _("a copy sent on by {client} (from=<{sender}>) refused at the end of DATA: {reply}")
+    return [Event(r.time, 4, b, b, label.format(client=r.client, sender=r.sender, reply=r.reply), ok=False)
             for r in readings.rejects
             if r.action == "milter-reject" and r.queue_id in ids and origin_address not in r.client]
 
 
-IMAP_DID = {"seen": "read it (now \\Seen on every device)", "expunged": "expunged it: gone from every device"}
+IMAP_DID = {"seen": _("IMAP login as {user}, read it (now \\Seen on every device)"),
+            "expunged": _("IMAP login as {user}, expunged it: gone from every device"),
+            "copied": _("IMAP login as {user}, copied it into the folder {box} (a second copy, counted by "
+                        "the quota)")}
+# What a POP3 session did to the message: (what it did, deleted?) -> (step, where it is now)
+POP3_DID = {
+    ("fetched", False): (_("POP3 login as {user}, fetched (RETR) it"),
+                         _("fetched (RETR) by {user} over POP3, still in the mailbox")),
+    ("fetched", True): (_("POP3 login as {user}, fetched (RETR) and deleted it"),
+                        _("fetched (RETR) by {user} over POP3, deleted from the mailbox")),
+    ("looked", False): (_("POP3 login as {user}, looked at it"),
+                        _("looked at by {user} over POP3, still in the mailbox")),
+    ("looked", True): (_("POP3 login as {user}, looked at and deleted it"),
+                       _("looked at by {user} over POP3, deleted from the mailbox")),
+    ("reached", False): (_("POP3 login as {user}, reached it"),
+                         _("reached by {user} over POP3, still in the mailbox")),
+    ("reached", True): (_("POP3 login as {user}, reached and deleted it"),
+                        _("reached by {user} over POP3, deleted from the mailbox")),
+}
 
 
 def _read(readings: Readings, wanted: str, lane: str, b: str) -> tuple[list[Event], str]:
     """Step 6: the receiver's POP3 and IMAP sessions that touched the message, and
     where it is after them."""
-    events, outcome = [], ""
+    events: list[Event] = []
+    outcome: str = ""
     for e in readings.events:
         if e.message_id != wanted or e.program not in ("pop3", "imap"):
             continue
         session = readings.sessions.get(e.session)
         if e.program == "pop3" and e.event in ("seen", "expunged"):
             login = session.time if session else e.time
-            if session and session.ended:
-                fetched = "fetched (RETR)" if session.retrieved else "looked at"
-            else:  # what the session did comes with its logout line, a moment after this one
-                fetched = "reached"
-            what = f"{fetched} and deleted it" if e.event == "expunged" else f"{fetched} it"
-            events.append(Event(login, 6, lane, b, f"POP3 login as {e.user}, {what}"))
-            where = "deleted from the mailbox" if e.event == "expunged" else "still in the mailbox"
-            outcome = f"{fetched} by {e.user} over POP3, {where}"
+            # what the session did comes with its logout line, a moment after this one
+            did = ("fetched" if session.retrieved else "looked") if session and session.ended else "reached"
+            step, where = POP3_DID[did, e.event == "expunged"]
+            events.append(Event(login, 6, lane, b, step.format(user=e.user)))
+            outcome = where.format(user=e.user)
         elif e.program == "imap":
-            what = (f"copied it into the folder {e.box} (a second copy, counted by the quota)"
-                    if e.event == "copied" else IMAP_DID.get(e.event, f"set its flags: ({e.flags})"))
-            events.append(Event(e.time, 6, lane, b, f"IMAP login as {e.user}, {what}"))
-            outcome = (f"expunged by {e.user} over IMAP" if e.event == "expunged"
-                       else outcome or f"on the server, read by {e.user} over IMAP")
+            what = IMAP_DID.get(e.event) or _("IMAP login as {user}, set its flags: ({flags})")
+            events.append(Event(e.time, 6, lane, b, what.format(user=e.user, box=e.box, flags=e.flags)))
+            outcome = (_("expunged by {user} over IMAP").format(user=e.user) if e.event == "expunged"
+                       else outcome or _("on the server, read by {user} over IMAP").format(user=e.user))
     return events, outcome
-
-
-# --- drawing -------------------------------------------------------------------------------
-
-LANE = 10  # characters per lane in the terminal picture
-
-
-def picture(trace: Trace) -> str:
-    names = [name for name, _ in trace.lanes]
-    width = LANE * len(names)
-    header = "".join(name.center(LANE) for name in names)
-    lines = [f"Trace of {trace.message_id}", "", header + "   time (+s since submission)"]
-    for number, event in enumerate(trace.events, 1):
-        row = [" "] * width
-        for i in range(len(names)):
-            row[i * LANE + LANE // 2] = "|"
-        src, dst = names.index(event.source), names.index(event.target)
-        s, d = src * LANE + LANE // 2, dst * LANE + LANE // 2
-        if s == d:
-            row[s] = "*" if event.ok else "x"
-        else:
-            lo, hi = sorted((s, d))
-            for i in range(lo + 1, hi):
-                row[i] = "-"
-            row[d - 1 if d > s else d + 1] = (">" if d > s else "<") if event.ok else "x"
-        clock = time.strftime("%H:%M:%S", time.localtime(event.time)) + f".{int(event.time % 1 * 1000):03d}"
-        lines.append("".join(row) + f"   {number:>2}. {clock} +{event.time - trace.start:.3f}")
-        lines.append(" " * width + f"       ({event.story}) {STORY[event.story]}: {event.label}")
-    lines += ["", f"Now: {trace.outcome}"]
-    return "\n".join(lines)
-
-
-def mermaid(trace: Trace) -> str:
-    def clean(text: str) -> str:
-        return re.sub(r"[<>#;]", "", text)
-
-    out = ["sequenceDiagram", f"    title {clean(trace.message_id)}"]
-    for name, what in trace.lanes:
-        out.append(f"    participant {name} as {name} ({clean(what)})")
-    for number, e in enumerate(trace.events, 1):
-        text = clean(f"{number}. {STORY[e.story]}: {e.label}")
-        if e.source == e.target:
-            out.append(f"    Note over {e.source}: {text}")
-        else:
-            out.append(f"    {e.source}{'->>' if e.ok else '-x'}{e.target}: {text}")
-    out.append(f"    Note over {trace.lanes[0][0]},{trace.lanes[-1][0]}: now {clean(trace.outcome)}")
-    return "\n".join(out) + "\n"
-
-
-def save(trace: Trace, project: str) -> Path:
-    folder = STATE_DIR / project / "traces"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / (re.sub(r"[^A-Za-z0-9.@_-]", "", trace.message_id) + ".mmd")
-    path.write_text(mermaid(trace))
-    return path

@@ -36,6 +36,12 @@ from tests.harness import Container, Provider, settle
 # projects of their own, so that a second checkout's suite can run beside this one;
 # MAILLAB_TEST_PORTS_LAB then picks a free LAB_ID for the ports lab (with HOST_PORT_BASE
 # lowered so that its ports fit below 65536).
+# The suite reads what the lab says in English (lab/i18n.py chooses the language from the
+# locale): whatever this machine's locale, every command speaks English, unless a test asks
+# for another language itself (test_33_japanese_run.py sets LANG=ja_JP.UTF-8).
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
 TEST_OFFSET = int(os.environ.get("MAILLAB_TEST_OFFSET", "0"))
 _SUFFIX = f"-o{TEST_OFFSET}" if TEST_OFFSET else ""

@@ -12,8 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import i18n
 from lab.checker import Step
 from lab.compose import LabError
+from lab.i18n import _
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = {"en": "README.md", "ja": "README.ja.md"}
@@ -23,6 +25,12 @@ PACKS = {"en": "TEACHER.md", "ja": "TEACHER.ja.md"}
 QUESTIONS = {"en": "Questions", "ja": "考えてみよう"}
 ANSWERS = {"en": "Model answers", "ja": "模範解答"}
 WORKSHEET = {"en": "Worksheet", "ja": "ワークシート"}
+
+
+def edition(language: str) -> str:
+    """The edition of the texts to show a reader of `language` (English where the
+    exercises have no text in it: a catalog can come before the texts)."""
+    return language if language in LANGUAGES else "en"
 
 
 def section(text: str, title: str) -> str:
@@ -44,8 +52,8 @@ class Exercise:
         """The teacher's pack in this language (a learner's copy may have none)."""
         path = self.path / PACKS[language]
         if not path.exists():
-            raise LabError(f"exercise {self.number} has no teacher's pack in this copy "
-                           f"({path.relative_to(HERE.parent.parent)})")
+            raise LabError(_("exercise {number} has no teacher's pack in this copy ({path})").format(
+                number=self.number, path=path.relative_to(HERE.parent.parent)))
         return path.read_text()
 
     def questions(self, language: str = "en") -> list[str]:
@@ -62,12 +70,17 @@ class Exercise:
         text = self.pack(language)
         found = re.search(rf"^## {re.escape(WORKSHEET[language])}\b.*", text, re.M | re.S)
         if not found:
-            raise LabError(f"exercise {self.number}'s teacher's pack has no worksheet ({PACKS[language]})")
+            raise LabError(_("exercise {number}'s teacher's pack has no worksheet ({file})").format(
+                number=self.number, file=PACKS[language]))
         return found.group(0)
 
     @property
     def title(self) -> str:
-        first = self.text().splitlines()[0]
+        return self.title_in("en")
+
+    def title_in(self, language: str) -> str:
+        """The title of the edition a reader of `language` gets (its first heading)."""
+        first = self.text(edition(language)).splitlines()[0]
         return re.sub(r"^#\s*(\d+\.\s*)?", "", first).strip()
 
     @property
@@ -92,5 +105,6 @@ def get(number: int) -> Exercise:
     for exercise in all_exercises():
         if exercise.number == number:
             return exercise
-    numbers = ", ".join(str(e.number) for e in all_exercises())
-    raise LabError(f"there is no exercise {number}: the exercises are {numbers} (`lab list`)")
+    numbers = i18n.join([e.number for e in all_exercises()], _(", "))
+    raise LabError(_("there is no exercise {number}: the exercises are {numbers} (`lab list`)").format(
+        number=number, numbers=numbers))

@@ -3,6 +3,7 @@ B is back."""
 
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from lab.i18n import _, ngettext
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 
@@ -15,9 +16,10 @@ def waited(ev: Evidence) -> list:
 def deferred_at_a(ev: Evidence) -> Result:
     found = waited(ev)
     if not found:
-        return failed("A's log shows no message from X deferred (status=deferred)")
+        return failed(_("A's log shows no message from X deferred (status=deferred)"))
     first = found[-1].attempts[0]
-    return passed(f"{found[-1].queue_id}: {first.reason}")
+    return passed(_("{queue_id} deferred, A's log says: {reason}").format(queue_id=found[-1].queue_id,
+                                                                          reason=first.reason))
 
 
 def waiting_times(ev: Evidence) -> list[tuple[float, float]]:
@@ -35,9 +37,11 @@ def watched_queue(ev: Evidence) -> Result:
     looks = ev.typed_at(A, r"\b(postqueue\s+-[pj]|mailq|postcat|qshape)\b")
     found = [cmd for when, cmd in looks if any(start <= when <= end for start, end in spans)]
     if found:
-        return passed(found[-1])
-    return failed("no look at A's queue typed in provider-a while a message of X waited there"
-                  + (" (you looked, but not while one waited)" if looks else ""))
+        return passed(_("in provider-a you typed: {command}").format(command=found[-1]))
+    if looks:
+        return failed(_("no look at A's queue typed in provider-a while a message of X waited there "
+                        "(you looked, but not while one waited)"))
+    return failed(_("no look at A's queue typed in provider-a while a message of X waited there"))
 
 
 FLUSH = r"\b(postqueue\s+-[fsi]|postfix\s+flush|sendmail\s+-q|postsuper\s+-r)"
@@ -55,47 +59,55 @@ def retried_and_delivered(ev: Evidence) -> Result:
         pushed = [cmd for when, cmd in flushes
                   if next((a.time for a in m.attempts if a.time >= when), None) == sent[0]]
         if pushed:
-            return failed(f"{m.queue_id} left after `{pushed[-1]}`, typed in provider-a: that was you, "
-                          "not A retrying by itself")
+            return failed(_("{queue_id} left after `{command}`, typed in provider-a: that was you, "
+                            "not A retrying by itself").format(queue_id=m.queue_id, command=pushed[-1]))
         tries = len(m.attempts)
-        waited_s = sent[0] - m.received
-        return passed(f"{m.queue_id}: {tries} attempts, delivered {waited_s:.0f} s after X sent it")
-    return failed("none of the deferred messages has been delivered yet")
+        return passed(ngettext("{queue_id}: {count} attempt, delivered {seconds:.0f} s after X sent it",
+                               "{queue_id}: {count} attempts, delivered {seconds:.0f} s after X sent it",
+                               tries).format(queue_id=m.queue_id, count=tries, seconds=sent[0] - m.received))
+    return failed(_("none of the deferred messages has been delivered yet"))
 
 
 def arrived_once(ev: Evidence) -> Result:
     delivered = [m for m in waited(ev) if any(a.status == "sent" for a in m.attempts)]
     if not delivered:
-        return failed("nothing delivered yet to count")
+        return failed(_("nothing delivered yet to count"))
     saved = ev.mailbox_events(B, Y, "saved")
     counts = {m.message_id: sum(e.message_id == m.message_id for e in saved) for m in delivered}
     wrong = {mid: n for mid, n in counts.items() if n != 1}
-    return failed(f"saved in Y's mailbox not exactly once: {wrong}") if wrong else passed(
-        f"{len(counts)} message(s), each saved exactly once")
+    if wrong:
+        return failed(_("saved in Y's mailbox not exactly once (Message-ID: times saved): {counts}").format(
+            counts=wrong))
+    return passed(ngettext("{count} message, saved exactly once", "{count} messages, each saved exactly once",
+                           len(counts)).format(count=len(counts)))
 
 
 def b_is_back(ev: Evidence) -> Result:
     state = ev.states.get(B, "missing")
-    return passed("provider-b healthy") if state == "healthy" else failed(f"provider-b is {state}")
+    return passed(_("provider-b is healthy")) if state == "healthy" else failed(
+        _("provider-b is {state}").format(state=state))
 
 
 def queue_empty(ev: Evidence) -> Result:
     out = ev.run(A, "postqueue", "-j").strip()
     waiting = len(out.splitlines()) if out else 0
-    return failed(f"{waiting} message(s) still in A's queue (postqueue -p)") if waiting else passed(
-        "A's queue is empty")
+    if waiting:
+        return failed(ngettext("{count} message still in A's queue (postqueue -p)",
+                               "{count} messages still in A's queue (postqueue -p)",
+                               waiting).format(count=waiting))
+    return passed(_("A's queue is empty"))
 
 
 STEPS = [
-    Step("A could not reach B and kept X's message (deferred)", deferred_at_a,
-         "lab fault b-down, then send from X to y@provider-b.test"),
-    Step("You looked at A's queue while the message waited", watched_queue,
-         "in provider-a (`make shell SERVICE=provider-a`): postqueue -p"),
-    Step("A retried by itself and delivered it", retried_and_delivered,
-         "bring B back with `lab restore b-down` and wait up to 20 s: nobody resends, nobody flushes "
-         "the queue (after a flush, `lab reset` and start again)"),
-    Step("It arrived exactly once", arrived_once, "see the hint above"),
-    Step("B is running again", b_is_back, "lab restore b-down"),
-    Step("Nothing is left waiting in A's queue", queue_empty,
-         "bring B back (lab restore b-down) and give A up to 20 s"),
+    Step(_("A could not reach B and kept X's message (deferred)"), deferred_at_a,
+         _("lab fault b-down, then send from X to y@provider-b.test")),
+    Step(_("You looked at A's queue while the message waited"), watched_queue,
+         _("in provider-a (`make shell SERVICE=provider-a`): postqueue -p")),
+    Step(_("A retried by itself and delivered it"), retried_and_delivered,
+         _("bring B back with `lab restore b-down` and wait up to 20 s: nobody resends, nobody flushes "
+           "the queue (after a flush, `lab reset` and start again)")),
+    Step(_("It arrived exactly once"), arrived_once, _("see the hint above")),
+    Step(_("B is running again"), b_is_back, _("lab restore b-down")),
+    Step(_("Nothing is left waiting in A's queue"), queue_empty,
+         _("bring B back (lab restore b-down) and give A up to 20 s")),
 ]

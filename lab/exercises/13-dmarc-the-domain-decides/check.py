@@ -6,6 +6,7 @@ import re
 
 from lab.checker import Evidence, Result, Step, auth_results, failed, header_block, passed, spans
 from lab.config import PROVIDER_A, PROVIDER_B, Y2, X, Y
+from lab.i18n import _, ngettext
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 
@@ -21,21 +22,22 @@ def forged(ev: Evidence, address: str = Y) -> list[str]:
 def recorded(ev: Evidence) -> Result:
     ours = rf"^Authentication-Results: {re.escape(PROVIDER_B.mx)};.*\bdmarc=fail \(p=none"
     found = [h for h in forged(ev) if re.search(ours, h, re.M)]
-    return passed("a forgery at Y, recorded dmarc=fail (p=none)") if found else failed(
-        "no forged From: has reached Y under p=none")
+    return passed(_("a forgery at Y, recorded {verdict}").format(verdict="dmarc=fail (p=none)")) if found \
+        else failed(_("no forged From: has reached Y under p=none"))
 
 
 def quarantined(ev: Evidence) -> Result:
     found = [h for h in forged(ev) if re.search(r"^Subject: \[DMARC quarantine\]", h, re.M)]
-    return passed("a forgery at Y, marked [DMARC quarantine]") if found else failed(
-        "no forgery has reached Y marked [DMARC quarantine]")
+    return passed(_("a forgery at Y, marked {mark}").format(mark="[DMARC quarantine]")) if found else failed(
+        _("no forgery has reached Y marked [DMARC quarantine]"))
 
 
 def y_looked(ev: Evidence) -> Result:
     saved = [e.time for e in ev.mailbox_events(B, Y, "saved")]
     looks = [s for s in ev.pop_sessions(B, Y) if saved and s.time > min(saved) and (s.topped or s.retrieved)]
-    return passed(f"Y looked at {looks[-1].topped + looks[-1].retrieved} message(s)") if looks else failed(
-        "Y has not looked (TOP or RETR) at its mail over POP3")
+    seen = looks[-1].topped + looks[-1].retrieved if looks else 0
+    return passed(ngettext("Y looked at {count} message", "Y looked at {count} messages", seen).format(
+        count=seen)) if looks else failed(_("Y has not looked (TOP or RETR) at its mail over POP3"))
 
 
 def refused_after_quarantine(ev: Evidence) -> Result:
@@ -44,12 +46,12 @@ def refused_after_quarantine(ev: Evidence) -> Result:
     reject = [e.time for e in policies
               if e.get("value") == "reject" and quarantine and e.time > quarantine[0]]
     if not reject:
-        return failed("p=reject has not been set after p=quarantine (lab dmarc reject)")
+        return failed(_("p=reject has not been set after p=quarantine (lab dmarc reject)"))
     outsider = ev.settings.address("outsider")
     found = [r for r in ev.rejects(B) if r.action == "milter-reject" and "DMARC" in r.reply
              and f"[{outsider}]" in r.client and r.time >= reject[-1] - 1]  # logs: whole seconds
-    return passed(found[-1].reply) if found else failed(
-        "B has refused no forgery of the outsider since p=reject was set")
+    return passed(_("B answered: {reply}").format(reply=found[-1].reply)) if found else failed(
+        _("B has refused no forgery of the outsider since p=reject was set"))
 
 
 def saved_by_spf(ev: Evidence) -> Result:
@@ -57,8 +59,8 @@ def saved_by_spf(ev: Evidence) -> Result:
         found = auth_results(message, PROVIDER_B.mx)
         if re.search(rf"^Return-Path: <{re.escape(X)}>", header_block(message), re.M) \
                 and (found.get("dkim"), found.get("dmarc")) == ("fail", "pass"):
-            return passed("X's message: dkim=fail, yet dmarc=pass (SPF passed and aligned)")
-    return failed("no message of X at Y with dkim=fail and dmarc=pass")
+            return passed(_("X's message: dkim=fail, yet dmarc=pass (SPF passed and aligned)"))
+    return failed(_("no message of X at Y with dkim=fail and dmarc=pass"))
 
 
 def key_broken_windows(ev: Evidence) -> list[tuple[float, float]]:
@@ -76,40 +78,47 @@ def forward_refused(ev: Evidence) -> Result:
     ids = {m.queue_id: m.message_id for m in ev.messages(B)}
     found = [r for r in ev.rejects(B) if r.action == "milter-reject" and "DMARC" in r.reply
              and ids.get(r.queue_id) in broken]
-    return passed(f"{found[-1].reply} (from=<{found[-1].sender}>)") if found else failed(
-        "B has refused no forwarded copy of X's mail signed with the broken key")
+    if not found:
+        return failed(_("B has refused no forwarded copy of X's mail signed with the broken key"))
+    last = found[-1]
+    return passed(_("B answered: {reply} (from=<{sender}>)").format(reply=last.reply, sender=last.sender))
 
 
 def saved_by_signature(ev: Evidence) -> Result:
     for head in forged(ev, Y2):
         found = auth_results(head.encode(), PROVIDER_B.mx)
         if (found.get("dkim"), found.get("dmarc")) == ("pass", "pass") and found.get("spf") != "pass":
-            return passed(f"a forwarded copy at y2: spf={found.get('spf')}, yet dkim=pass and dmarc=pass")
-    return failed("no forwarded copy of X's mail at y2 with dkim=pass and dmarc=pass")
+            return passed(_("a forwarded copy at y2: {spf}, yet dkim=pass and dmarc=pass").format(
+                spf=f"spf={found.get('spf')}"))
+    return failed(_("no forwarded copy of X's mail at y2 with dkim=pass and dmarc=pass"))
 
 
 def key_fixed(ev: Evidence) -> Result:
     fixed = [e for e in ev.events("dkim") if e.get("value") != "broken"]
     key = ev.switches[A].dkim_key
-    return passed("A signs with the published key again") if fixed and key == "good" else failed(
-        f"A's key is {key} (lab dkim fix)" if key != "good" else "the key was never fixed after breaking it")
+    if fixed and key == "good":
+        return passed(_("A signs with the published key again"))
+    return failed(_("A's key is {state} (lab dkim fix)").format(state=key) if key != "good"
+                  else _("the key was never fixed after breaking it"))
 
 
 STEPS = [
-    Step("Under p=none, a forged From: reached Y, recorded", recorded,
-         "lab dmarc none, then from the outsider: swaks --server mx.provider-b.test --from "
-         'bulk@nowhere.example --header "From: x@provider-a.test" --to y@provider-b.test'),
-    Step("Under p=quarantine, it reached Y marked", quarantined, "lab dmarc quarantine, and forge again"),
-    Step("Y looked at them over POP3", y_looked, "as Y: POP3 to pop.provider-b.test, TOP 1 20"),
-    Step("Under p=reject, B refused it", refused_after_quarantine, "lab dmarc reject, and forge once more"),
-    Step("With A's key broken, X's mail failed DKIM and passed DMARC", saved_by_spf,
-         "lab dkim break, then send from X to Y (exercise 2)"),
-    Step("With the key broken, a forwarded copy was refused", forward_refused,
-         "in the outsider, N = that message's number in Y's mailbox (LIST): curl -s --ssl-reqd "
-         "pop3://pop.provider-b.test/$N -u y@provider-b.test:... > copy.eml, then swaks --server "
-         "mx.provider-b.test --from list@nowhere.example --to y2@provider-b.test --data copy.eml"),
-    Step("A's key is fixed", key_fixed, "lab dkim fix"),
-    Step("Forwarded with the good key, it passed on DKIM alone", saved_by_signature,
-         "after lab dkim fix, send from X to Y again and forward that message (its number: the newest) "
-         "the same way"),
+    Step(_("Under p=none, a forged From: reached Y, recorded"), recorded,
+         _("lab dmarc none, then from the outsider: swaks --server mx.provider-b.test --from "
+           'bulk@nowhere.example --header "From: x@provider-a.test" --to y@provider-b.test')),
+    Step(_("Under p=quarantine, it reached Y marked"), quarantined, _("lab dmarc quarantine, and forge "
+                                                                      "again")),
+    Step(_("Y looked at them over POP3"), y_looked, _("as Y: POP3 to pop.provider-b.test, TOP 1 20")),
+    Step(_("Under p=reject, B refused it"), refused_after_quarantine, _("lab dmarc reject, and forge once "
+                                                                        "more")),
+    Step(_("With A's key broken, X's mail failed DKIM and passed DMARC"), saved_by_spf,
+         _("lab dkim break, then send from X to Y (exercise 2)")),
+    Step(_("With the key broken, a forwarded copy was refused"), forward_refused,
+         _("in the outsider, N = that message's number in Y's mailbox (LIST): curl -s --ssl-reqd "
+           "pop3://pop.provider-b.test/$N -u y@provider-b.test:... > copy.eml, then swaks --server "
+           "mx.provider-b.test --from list@nowhere.example --to y2@provider-b.test --data copy.eml")),
+    Step(_("A's key is fixed"), key_fixed, _("lab dkim fix")),
+    Step(_("Forwarded with the good key, it passed on DKIM alone"), saved_by_signature,
+         _("after lab dkim fix, send from X to Y again and forward that message (its number: the newest) "
+           "the same way")),
 ]

@@ -5,6 +5,7 @@ POP3 with "delete after download"."""
 
 from lab.checker import Evidence, Result, Step, failed, passed
 from lab.config import PROVIDER_B, Y
+from lab.i18n import _, ngettext
 from lab.maillog import ReadSession
 
 B = PROVIDER_B.service
@@ -12,13 +13,17 @@ B = PROVIDER_B.service
 
 def mail_arrived(ev: Evidence) -> Result:
     saved = ev.mailbox_events(B, Y, "saved")
-    return passed(f"{len(saved)} message(s) saved for Y") if len(saved) >= 2 else failed(
-        f"{len(saved)} message(s) have arrived in Y's mailbox since the last reset; two are needed")
+    return passed(ngettext("{count} message saved for Y", "{count} messages saved for Y", len(saved)).format(
+        count=len(saved))) if len(saved) >= 2 else failed(ngettext(
+            "{count} message has arrived in Y's mailbox since the last reset; two are needed",
+            "{count} messages have arrived in Y's mailbox since the last reset; two are needed",
+            len(saved)).format(count=len(saved)))
 
 
 def typed_imap(ev: Evidence) -> Result:
     found = ev.typed("client-y", r"s_client.*(-starttls\s+imap|-connect\s+\S+:(143|993))")
-    return passed(found[-1]) if found else failed("no `openssl s_client ... imap` typed in client-y")
+    return passed(_("in client-y you typed: {command}").format(command=found[-1])) if found else failed(
+        _("no `openssl s_client ... imap` typed in client-y"))
 
 
 def first_read(ev: Evidence) -> ReadSession | None:
@@ -31,56 +36,61 @@ def first_read(ev: Evidence) -> ReadSession | None:
 def read_and_left(ev: Evidence) -> Result:
     session = first_read(ev)
     if session is None:
-        return failed("B's log shows no IMAP session from client-y, inside TLS, that read a message "
-                      "(FETCH ... BODY[]) and logged out without deleting")
-    return passed(f"read {session.retrieved} message(s), deleted none")
+        return failed(_("B's log shows no IMAP session from client-y, inside TLS, that read a message "
+                        "(FETCH ... BODY[]) and logged out without deleting"))
+    return passed(ngettext("read {count} message, deleted none", "read {count} messages, deleted none",
+                           session.retrieved).format(count=session.retrieved))
 
 
 def second_device(ev: Evidence) -> Result:
     first = first_read(ev)
     if first is None:
-        return failed("no first device yet (the step above)")
+        return failed(_("no first device yet (the step above)"))
     marked = [e for e in ev.mailbox_events(B, Y, "seen")
               if e.program == "imap" and e.session != first.session and e.time > first.time]
-    return passed(f"another session marked {marked[-1].message_id} read") if marked else failed(
-        "no second IMAP session has marked a message read (STORE ... +FLAGS (\\Seen)) after the first")
+    return passed(_("another session marked {message_id} read").format(message_id=marked[-1].message_id)) \
+        if marked else failed(_("no second IMAP session has marked a message read (STORE ... +FLAGS "
+                                "(\\Seen)) "
+                                "after the first"))
 
 
 def kept_a_copy(ev: Evidence) -> Result:
     copies = [e for e in ev.mailbox_events(B, Y, "copied") if e.program == "imap"]
-    return passed(f"copied into {copies[-1].box}") if copies else failed(
-        "no message has been copied into a folder over IMAP (CREATE, then COPY)")
+    return passed(_("copied into {folder}").format(folder=copies[-1].box)) if copies else failed(
+        _("no message has been copied into a folder over IMAP (CREATE, then COPY)"))
 
 
 def left_a_copy(ev: Evidence) -> Result:
     kept = [s for s in ev.pop_sessions(B, Y) if s.asked_uidl and s.retrieved and not s.deleted and s.ended]
     if kept:
-        return passed(f"UIDL, retr={kept[-1].retrieved}, del=0")
+        return passed(_("B's log of Y's POP3 session: {counts}").format(
+            counts=f"UIDL, retr={kept[-1].retrieved}, del=0"))
     listed = [s for s in ev.pop_sessions(B, Y) if s.asked_uidl]
-    return failed("a POP3 session asked UIDL but did not retrieve, or deleted, mail" if listed else
-                  "no POP3 session has asked UIDL, retrieved mail and left it on the server")
+    return failed(_("a POP3 session asked UIDL but did not retrieve, or deleted, mail") if listed else
+                  _("no POP3 session has asked UIDL, retrieved mail and left it on the server"))
 
 
 def taken_home(ev: Evidence) -> Result:
     first = first_read(ev)
     after = [s for s in ev.pop_sessions(B, Y) if first and s.time > first.time and s.retrieved and s.deleted]
-    return passed(f"retr={after[-1].retrieved}, del={after[-1].deleted}") if after else failed(
-        "no POP3 session has retrieved and deleted mail (RETR, DELE, QUIT) after the IMAP steps")
+    return passed(_("B's log of Y's POP3 session: {counts}").format(
+        counts=f"retr={after[-1].retrieved}, del={after[-1].deleted}")) if after else failed(
+        _("no POP3 session has retrieved and deleted mail (RETR, DELE, QUIT) after the IMAP steps"))
 
 
 STEPS = [
-    Step("Two messages for Y have arrived at B", mail_arrived,
-         "send two from X to y@provider-b.test (exercise 2)"),
-    Step("You spoke IMAP by hand in client-y (openssl s_client)", typed_imap,
-         "in client-y: openssl s_client -starttls imap -connect imap.provider-b.test:143 -crlf -quiet"),
-    Step("Y read a message over IMAP, inside TLS, and left it on the server", read_and_left,
-         "a LOGIN ..., b SELECT INBOX, c FETCH 1 BODY[], then d LOGOUT"),
-    Step("A second device marked another message read", second_device,
-         "connect again (993), SELECT INBOX, FETCH 1:* (FLAGS), then STORE 2 +FLAGS (\\Seen)"),
-    Step("Y kept a copy in a folder of its own on the server", kept_a_copy,
-         "CREATE Archive, then COPY 1 Archive (and GETQUOTAROOT INBOX before and after)"),
-    Step("Y's family PC read it over POP3 and left a copy on the server", left_a_copy,
-         "openssl s_client -starttls pop3 ...: UIDL, RETR 1, RETR 2, QUIT (no DELE)"),
-    Step("Y took the mail home over POP3 and deleted it from the server", taken_home,
-         "openssl s_client -starttls pop3 ...: RETR 1, RETR 2, DELE 1, DELE 2, QUIT"),
+    Step(_("Two messages for Y have arrived at B"), mail_arrived,
+         _("send two from X to y@provider-b.test (exercise 2)")),
+    Step(_("You spoke IMAP by hand in client-y (openssl s_client)"), typed_imap,
+         _("in client-y: openssl s_client -starttls imap -connect imap.provider-b.test:143 -crlf -quiet")),
+    Step(_("Y read a message over IMAP, inside TLS, and left it on the server"), read_and_left,
+         _("a LOGIN ..., b SELECT INBOX, c FETCH 1 BODY[], then d LOGOUT")),
+    Step(_("A second device marked another message read"), second_device,
+         _("connect again (993), SELECT INBOX, FETCH 1:* (FLAGS), then STORE 2 +FLAGS (\\Seen)")),
+    Step(_("Y kept a copy in a folder of its own on the server"), kept_a_copy,
+         _("CREATE Archive, then COPY 1 Archive (and GETQUOTAROOT INBOX before and after)")),
+    Step(_("Y's family PC read it over POP3 and left a copy on the server"), left_a_copy,
+         _("openssl s_client -starttls pop3 ...: UIDL, RETR 1, RETR 2, QUIT (no DELE)")),
+    Step(_("Y took the mail home over POP3 and deleted it from the server"), taken_home,
+         _("openssl s_client -starttls pop3 ...: RETR 1, RETR 2, DELE 1, DELE 2, QUIT")),
 ]

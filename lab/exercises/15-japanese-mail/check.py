@@ -12,14 +12,15 @@ import re
 from email import message_from_bytes
 from email.header import decode_header
 
+from lab import i18n
 from lab.checker import Evidence, Result, Step, failed, header_block, passed
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
+from lab.i18n import _
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")  # kana and kanji
 ESCAPES = (b"\x1b$B", b"\x1b(B")  # ISO-2022-JP into kanji, back to ASCII
 NOT_IN_ISO_2022_JP = re.compile(r"[\u2460-\u24ff\u2160-\u217f\u3200-\u33ff\uff61-\uff9f]")  # ①, Ⅲ, ㈱, ｶﾅ
-NO_MIME = "but without MIME-Version: 1.0 (RFC 2045 section 4)"
 
 
 def from_x(ev: Evidence) -> list[tuple[str, bytes]]:
@@ -67,12 +68,21 @@ def subject(head: str) -> tuple[str, str]:
     return raw, text
 
 
-def mime(found: list[tuple[str, str]], wanted: str) -> Result:
-    """Pass for the first (head, what it is) that says MIME-Version: 1.0."""
+def mime(found: list[tuple[str, str]], missing: str) -> Result:
+    """Pass for the first (head, what it is) that says MIME-Version: 1.0; `missing` says
+    what is not at Y when nothing was found."""
     for head, what in found:
         if label(head, "MIME-Version") == "1.0":
             return passed(what)
-    return failed(f"{found[-1][1]}, {NO_MIME}") if found else failed(wanted)
+    if found:
+        return failed(_("{found}, but without MIME-Version: 1.0 (RFC 2045 "
+                        "section 4)").format(found=found[-1][1]))
+    return failed(missing)
+
+
+def decoded_subject(raw: str, text: str) -> str:
+    """What the check saw of a subject: as it travelled, and what it decodes to."""
+    return _("Subject: {raw} decodes to {text}").format(raw=raw[:40], text=text)
 
 
 def utf8_message(ev: Evidence) -> Result:
@@ -82,9 +92,9 @@ def utf8_message(ev: Evidence) -> Result:
         if (re.search(r"=\?utf-8\?[bq]\?", raw, re.I) and JAPANESE.search(text)
                 and label(head, "charset") == "utf-8"
                 and JAPANESE.search(decoded(head, body).decode("utf-8", "replace"))):
-            found.append((head, f"Subject: {raw[:40]} = {text}"))
-    return mime(found, "no message from X at Y with a UTF-8 encoded-word subject (=?UTF-8?B?...?=) in "
-                       "Japanese and a UTF-8 body in Japanese")
+            found.append((head, decoded_subject(raw, text)))
+    return mime(found, _("no message from X at Y with a UTF-8 encoded-word subject (=?UTF-8?B?...?=) in "
+                         "Japanese and a UTF-8 body in Japanese"))
 
 
 def iso_2022_jp_message(ev: Evidence) -> Result:
@@ -94,27 +104,27 @@ def iso_2022_jp_message(ev: Evidence) -> Result:
         if (re.search(r"=\?iso-2022-jp\?b\?", raw, re.I) and JAPANESE.search(text)
                 and label(head, "charset") == "iso-2022-jp" and all(e in body for e in ESCAPES)
                 and max(body, default=0) < 0x80):
-            found.append((head, f"Subject: {raw[:40]} = {text}"))
-    return mime(found, "no message from X at Y in ISO-2022-JP: subject =?ISO-2022-JP?B?...?= and a 7-bit "
-                       "body with ESC $ B ... ESC ( B")
+            found.append((head, decoded_subject(raw, text)))
+    return mime(found, _("no message from X at Y in ISO-2022-JP: subject =?ISO-2022-JP?B?...?= and a 7-bit "
+                         "body with ESC $ B ... ESC ( B"))
 
 
 def mislabelled(ev: Evidence) -> Result:
-    found = [(head, f"labelled ISO-2022-JP, {label(head, 'Content-Transfer-Encoding') or 'no'} transfer "
-                    "encoding, 8-bit bytes inside: 文字化け in a mail program")
+    found = [(head, _("labelled ISO-2022-JP, transfer encoding {encoding}, 8-bit bytes inside: 文字化け in a "
+                      "mail program").format(encoding=label(head, "Content-Transfer-Encoding") or _("none")))
              for head, body in from_x(ev)
              if label(head, "charset") == "iso-2022-jp" and max(decoded(head, body), default=0) >= 0x80]
-    return mime(found, "no message from X at Y labelled ISO-2022-JP with 8-bit (UTF-8) bytes in its body")
+    return mime(found, _("no message from X at Y labelled ISO-2022-JP with 8-bit (UTF-8) bytes in its body"))
 
 
 def iconv_limits(ev: Evidence) -> Result:
     refused = [c for c in ev.typed("client-x", r"\biconv\b.*iso-?2022-?jp") if NOT_IN_ISO_2022_JP.search(c)]
     windows = ev.typed("client-x", r"\biconv\b.*\b(cp932|windows-31j)\b")
     if refused and windows:
-        return passed(f"{refused[-1]}; {windows[-1]}")
-    missing = [] if refused else ["iconv of ① or 半角カナ to ISO-2022-JP"]
-    missing += [] if windows else ["iconv with CP932"]
-    return failed(f"not typed in client-x yet: {' and '.join(missing)}")
+        return passed(_("you typed: {command}; {other}").format(command=refused[-1], other=windows[-1]))
+    missing = [] if refused else [_("iconv of ① or 半角カナ to ISO-2022-JP")]
+    missing += [] if windows else [_("iconv with CP932")]
+    return failed(_("not typed in client-x yet: {commands}").format(commands=i18n.join(missing, _(" and "))))
 
 
 def attachment_name(ev: Evidence) -> Result:
@@ -125,59 +135,63 @@ def attachment_name(ev: Evidence) -> Result:
             raw = re.sub(r"\s+", " ", str(part.get("Content-Disposition", "")))
             name = part.get_filename() or ""  # RFC 2231 decoded
             if raw.startswith("attachment") and "filename*=" in raw and JAPANESE.search(name):
-                return passed(f"{raw[:70]} = {name}")
-    return failed("no message from X at Y with an attachment named in Japanese as RFC 2231 writes it "
-                  "(filename*=UTF-8''...)")
+                return passed(_("{header} decodes to {name}").format(header=raw[:70], name=name))
+    return failed(_("no message from X at Y with an attachment named in Japanese as RFC 2231 writes it "
+                    "(filename*=UTF-8''...)"))
 
 
 def read_raw(ev: Evidence) -> Result:
     saved = sorted(e.time for e in ev.mailbox_events(B, Y, "saved"))
     reads = [s for s in ev.pop_sessions(B, Y) if len(saved) >= 4 and s.time > saved[3] and s.retrieved]
-    return passed(f"RETR of {reads[-1].retrieved} message(s)") if reads else failed(
-        "Y has not retrieved (RETR) mail over POP3 since four messages arrived")
+    return passed(_("B's log of Y's POP3 session: {counts}").format(counts=f"retr={reads[-1].retrieved}")) \
+        if reads else failed(_("Y has not retrieved (RETR) mail over POP3 since four messages arrived"))
 
 
 def idn_asked(ev: Evidence) -> Result:
     found = [c for s in ("client-x", "client-y", "outsider") for c in ev.typed(s, r"\bdig\b")
              if "xn--" in c.lower() or JAPANESE.search(c)]
-    return passed(found[-1]) if found else failed("no dig of a Japanese domain name (or its xn-- form) yet")
+    return passed(_("you typed: {command}").format(command=found[-1])) if found else failed(
+        _("no dig of a Japanese domain name (or its xn-- form) yet"))
 
 
 def handed_on_with_smtputf8(ev: Evidence) -> Result:
     wanted = f"to=<{PROVIDER_B.utf8_address}>, relay={PROVIDER_B.mx}["
     found = [line for line in ev.log(A) if wanted in line.text and "status=sent" in line.text]
-    return passed(found[-1].text[:100]) if found else failed(
-        f"A has handed no message for {PROVIDER_B.utf8_address} to B")
+    return passed(_("A's log: {line}").format(line=found[-1].text[:100])) if found else failed(
+        _("A has handed no message for {address} to B").format(address=PROVIDER_B.utf8_address))
 
 
 def not_stored_at_b(ev: Evidence) -> Result:
     """Dovecot 2.3's LMTP does not offer SMTPUTF8: B cannot store the message, and says so."""
     wanted = f"orig_to=<{PROVIDER_B.utf8_address}>"
     found = [line for line in ev.log(B) if wanted in line.text and "dsn=5.6.7" in line.text]
-    return passed(found[-1].text.split("status=", 1)[-1][:100]) if found else failed(
-        f"B's log shows no delivery attempt of mail for {PROVIDER_B.utf8_address} (lab logs provider-b)")
+    if not found:
+        return failed(_("B's log shows no delivery attempt of mail for {address} (lab logs provider-b)")
+                      .format(address=PROVIDER_B.utf8_address))
+    return passed(_("B's log: {line}").format(line="status=" + found[-1].text.split("status=", 1)[-1][:100]))
 
 
 STEPS = [
-    Step("A Japanese message in UTF-8 reached Y, its subject an encoded-word", utf8_message,
-         "step 1: swaks with --header \"Subject: =?UTF-8?B?$S?=\", MIME-Version: 1.0 and a charset=UTF-8 "
-         "Content-Type"),
-    Step("A Japanese message in ISO-2022-JP reached Y", iso_2022_jp_message,
-         "step 2: iconv -f UTF-8 -t ISO-2022-JP for the subject and the body, MIME-Version: 1.0 and "
-         "charset=ISO-2022-JP"),
-    Step("An 8-bit message labelled ISO-2022-JP with UTF-8 bytes reached Y (文字化け)", mislabelled,
-         "step 3, by hand: MAIL FROM:<x@provider-a.test> BODY=8BITMIME, then MIME-Version: 1.0, "
-         "charset=ISO-2022-JP and Content-Transfer-Encoding: 8bit on a body typed in UTF-8"),
-    Step("iconv refused what ISO-2022-JP lacks; CP932 has it", iconv_limits,
-         "step 4: printf '①' | iconv -f UTF-8 -t ISO-2022-JP, then the same -t CP932"),
-    Step("An attachment named in Japanese, RFC 2231 style, reached Y", attachment_name,
-         "step 5: s-nail ... -a 請求書.txt y@provider-b.test"),
-    Step("Y read them raw over POP3", read_raw,
-         "openssl s_client -starttls pop3 ...: RETR 1, RETR 2, RETR 3, RETR 4"),
-    Step("You asked the DNS for a Japanese domain name, as xn--", idn_asked,
-         "dig +idnin +noidnout 例え.テスト"),
-    Step("With SMTPUTF8, A took the Japanese address and handed the message to B", handed_on_with_smtputf8,
-         f"RSET, MAIL FROM:<{X}> SMTPUTF8, RCPT TO:<{PROVIDER_B.utf8_address}>, DATA ..."),
-    Step("B could not store it: its LMTP has no SMTPUTF8 (B's log)", not_stored_at_b,
-         "lab logs provider-b --tail 20: look for orig_to=<ワイ@provider-b.test>"),
+    Step(_("A Japanese message in UTF-8 reached Y, its subject an encoded-word"), utf8_message,
+         _("step 1: swaks with --header \"Subject: =?UTF-8?B?$S?=\", MIME-Version: 1.0 and a charset=UTF-8 "
+           "Content-Type")),
+    Step(_("A Japanese message in ISO-2022-JP reached Y"), iso_2022_jp_message,
+         _("step 2: iconv -f UTF-8 -t ISO-2022-JP for the subject and the body, MIME-Version: 1.0 and "
+           "charset=ISO-2022-JP")),
+    Step(_("An 8-bit message labelled ISO-2022-JP with UTF-8 bytes reached Y (文字化け)"), mislabelled,
+         _("step 3, by hand: MAIL FROM:<x@provider-a.test> BODY=8BITMIME, then MIME-Version: 1.0, "
+           "charset=ISO-2022-JP and Content-Transfer-Encoding: 8bit on a body typed in UTF-8")),
+    Step(_("iconv refused what ISO-2022-JP lacks; CP932 has it"), iconv_limits,
+         _("step 4: printf '①' | iconv -f UTF-8 -t ISO-2022-JP, then the same -t CP932")),
+    Step(_("An attachment named in Japanese, RFC 2231 style, reached Y"), attachment_name,
+         _("step 5: s-nail ... -a 請求書.txt y@provider-b.test")),
+    Step(_("Y read them raw over POP3"), read_raw,
+         _("openssl s_client -starttls pop3 ...: RETR 1, RETR 2, RETR 3, RETR 4")),
+    Step(_("You asked the DNS for a Japanese domain name, as xn--"), idn_asked,
+         _("dig +idnin +noidnout 例え.テスト")),
+    Step(_("With SMTPUTF8, A took the Japanese address and handed the message to B"), handed_on_with_smtputf8,
+         _("RSET, MAIL FROM:<{sender}> SMTPUTF8, RCPT TO:<{recipient}>, DATA ...").format(
+             sender=X, recipient=PROVIDER_B.utf8_address)),
+    Step(_("B could not store it: its LMTP has no SMTPUTF8 (B's log)"), not_stored_at_b,
+         _("lab logs provider-b --tail 20: look for orig_to=<ワイ@provider-b.test>")),
 ]
