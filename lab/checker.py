@@ -198,12 +198,14 @@ def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None
     outcomes = []
     with i18n.use(language):
         evidence = Evidence(lab)
-        own = own_settings_note(lab.settings)
+        own: str | None = None  # asked at the first failure
         for number, step in enumerate(steps, 1):
             try:
                 result = step.test(evidence)
             except LabError as err:
                 result = failed(i18n.message(err))
+            if not result.ok and own is None:
+                own = own_settings_note(lab.settings) if lab is not None else ""
             if not result.ok and own:
                 result = failed(f"{result.detail}\n{own}")
             outcome = Outcome(step, result, language)
