@@ -37,9 +37,10 @@ def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[
         print(f"Ctrl-C stops it; {running}.", flush=True)
 
     try:
-        asyncio.run(start(ports, ready))
-    except KeyboardInterrupt:
-        print(f"\n{what} stopped; {running}.")
+        asyncio.run(start(ports, ready))  # until SIGINT (Ctrl-C) or SIGTERM
+    except KeyboardInterrupt:  # (one that came before the server could catch it)
+        pass
+    print(f"\n{what} stopped; {running}.")
     return Exit.OK
 
 
