@@ -11,7 +11,7 @@ import os
 import re
 import sys
 
-from lab import config
+from lab import config, docker
 from lab.commands import REGISTRY, Exit, bench, classroom, learner, lifecycle, switches, web
 from lab.compose import Lab, LabError
 
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
     if lab is None and (guess := _unnamed_class_lab(args.command)):
         print(f"error: {guess}", file=sys.stderr)
         return Exit.BAD_SETTING
+    if lab is None and args.command == "down" and "LAB_ID" not in os.environ and _class_running():
+        print("(this stops your own lab, LAB_ID=0; the class's labs keep running: `lab class down` stops "
+              "them)", file=sys.stderr)
     if lab is None:
         try:
             lab = Lab(config.load())
@@ -59,16 +62,32 @@ def main(argv: list[str] | None = None, lab: Lab | None = None) -> int:
 
 
 NO_LAB_NEEDED = ("class", "show", "build")  # the commands that act on no one lab
+# `make down` is never refused: it stops the teacher's own lab (lab 0), whatever runs
+NEVER_AMBIGUOUS = ("down",)
 
 
 def _unnamed_class_lab(command: str) -> str:
-    """On a class server, a command for one lab must say which: LAB_ID unset would act on
-    lab 0 (the teacher's own), which a learner never means."""
+    """While a class runs, a command for one lab must say which: LAB_ID unset acts on
+    lab 0 (the teacher's own), and the teacher may mean a learner's. A class that is
+    down (`lab class down`) is in nobody's way."""
     ids = config.class_labs()
-    if not ids or "LAB_ID" in os.environ or command in NO_LAB_NEEDED:
+    if not ids or "LAB_ID" in os.environ or command in (*NO_LAB_NEEDED, *NEVER_AMBIGUOUS):
         return ""
-    return (f"this machine runs a class (labs {ids[0]} to {ids[-1]}): say which lab with LAB_ID, e.g. "
-            f"`LAB_ID={ids[0]} lab {command} ...` (LAB_ID=0 is the teacher's own lab, outside the class)")
+    if not _class_running():
+        return ""
+    return (f"this machine runs a class (labs {ids[0]} to {ids[-1]}): say which lab with LAB_ID: "
+            f"`LAB_ID=0 lab {command} ...` for your own lab, `LAB_ID={ids[0]} lab {command} ...` for the "
+            f"first learner's")
+
+
+def _class_running() -> bool:
+    """Whether any container of the class's labs runs (one `docker ps`)."""
+    ids = config.class_labs()
+    try:
+        running = docker.docker("ps", "--format", '{{.Label "com.docker.compose.project"}}').split()
+    except (LabError, OSError):
+        return False
+    return any(f"{config.PROJECT}-{n}" in running for n in ids)
 
 
 def entry() -> None:

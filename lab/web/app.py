@@ -52,6 +52,9 @@ PORTS: web.AppKey[tuple[int, ...]] = web.AppKey("ports", tuple)
 HOSTS: web.AppKey[frozenset[str]] = web.AppKey("hosts", frozenset)
 SCHEME: web.AppKey[str] = web.AppKey("scheme", str)
 TERMINALS: web.AppKey[terminal.Terminals] = web.AppKey("terminals", terminal.Terminals)
+# Paths another site may send a browser to (a class's links, clicked in a mail program):
+# top-level navigations only, checked by their own handler.
+OPEN_PATHS: web.AppKey[tuple[str, ...]] = web.AppKey("open paths", tuple)
 CHECK_HEADER = "X-Maillab-Check"  # set by the page's script; a cross-site form cannot set it
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 # The exercises' Markdown, without raw HTML: an address such as <y@provider-b.test> in
@@ -91,7 +94,8 @@ async def only_this_host(request: web.Request, handler: Handler) -> web.StreamRe
     scheme = request.app.get(SCHEME, "http")
     if request.host not in allowed:
         return web.Response(status=403, text=f"this is maillab's web view: open {scheme}://{min(allowed)}/\n")
-    if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES:
+    opened = request.method == "GET" and request.path.startswith(request.app.get(OPEN_PATHS, ()) or ("\0",))
+    if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES and not opened:
         return web.Response(status=403, text=FOREIGN)
     # (a browser too old for Sec-Fetch-Site still names a foreign page's Origin on a
     # fetch or a form, whatever the method)

@@ -188,7 +188,10 @@ function drawClass(data) {
   table.tBodies[0].replaceChildren(...data.rows.map((r) => {
     const when = r.last_time ? clock(r.last_time) : "";
     return el("tr", {"data-lab": r.lab_id, "data-health": r.health, "data-done": r.done},
-      el("td", {}, String(r.lab_id)), el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
+      // the class server's teacher opens each learner's workspace from here
+      el("td", {}, BASE === "/teacher" ? el("a", {href: `/lab/${r.lab_id}/exercises`}, String(r.lab_id))
+                                       : String(r.lab_id)),
+      el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
       el("td", {}, String(r.done)),
       ...r.cells.map((c, i) => el("td", {class: c === "done" ? "done" : "", "data-exercise": data.exercises[i]}, c)),
       el("td", {}, `${when} ${r.last_action}`), el("td", {class: "bad"}, r.left_on.join(", ")));
