@@ -9,7 +9,7 @@ it, and LAB_ID is this lab's, whatever the line says. What a learner may not do 
 refused with the reason: start or stop labs, the class, another terminal or the web
 view, the benchmark, a teacher's pack (it holds the answers).
 
-    python3 -m lab.console LAB_ID PROJECT     (lab/web/terminal.py starts it)
+    python3 -m lab.console LAB_ID PROJECT ports|no-ports   (lab/web/terminal.py starts it)
 
 Standard library only, as the rest of the host side.
 """
@@ -68,7 +68,9 @@ def run_line(lab: Lab, line: str) -> int | None:
 
 def main(argv: list[str]) -> int:
     lab_id, project = int(argv[0]), argv[1]
-    lab = Lab(config.load(lab_id=lab_id, project=project))
+    # as the server has it: a class's lab publishes no port (however .env is set)
+    unpublished = argv[2:] == ["no-ports"]
+    lab = Lab(config.load(lab_id=lab_id, project=project, in_class=True if unpublished else None))
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history at the prompt)
     print(HELP)

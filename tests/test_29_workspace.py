@@ -53,7 +53,8 @@ def driver_url(served: Served) -> Iterator[str]:
 
 
 def history(lab: Lab, service: str) -> list[str]:
-    return [line for line in lab.run(service, "cat", config.SHELL_HISTORY).splitlines() if not line.startswith("#")]
+    lines = lab.run(service, "cat", config.SHELL_HISTORY).splitlines()
+    return [line for line in lines if not line.startswith("#")]
 
 
 def in_containers(lab: Lab, services: tuple[str, ...]) -> int:
@@ -189,12 +190,14 @@ def test_shell_metacharacters_in_a_resize_run_nothing_and_a_megabyte_pasted_is_c
         assert outsider and client_y
         await _read_until(outsider, b"# ")
         await _read_until(client_y, b"# ")
-        for control in ('{"resize": ["80; touch /tmp/pwned", 24]}', '{"resize": [1e9, 24]}', '{"resize": "$(id)"}',
+        for control in ('{"resize": ["80; touch /tmp/pwned", 24]}', '{"resize": [1e9, 24]}',
+                        '{"resize": "$(id)"}',
                         "not json", '{"resize": [-1, -1]}', json.dumps({"resize": [100, 30], "x": "`id`"})):
             await outsider.send_str(control)
         for _ in range(20):  # Docker passes a resize on a moment later
             await outsider.send_bytes(b"stty size\r")
-            if b"30 100" in await _read_until(outsider, b"\r\n", timeout=5) + await _read_until(outsider, b"# "):
+            said = await _read_until(outsider, b"\r\n", timeout=5) + await _read_until(outsider, b"# ")
+            if b"30 100" in said:
                 break
         else:
             raise AssertionError("the shell never saw 100 columns and 30 rows")
@@ -238,8 +241,9 @@ def test_an_idle_terminal_closes_after_the_time_set(ports_lab: Lab):
         await runner.setup()
         await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
         try:
+            address = f"http://127.0.0.1:{port}"
             async with aiohttp.ClientSession() as session, session.ws_connect(
-                    f"http://127.0.0.1:{port}/terminal/client-x", headers={"Origin": f"http://127.0.0.1:{port}"}) as ws:
+                    f"{address}/terminal/client-x", headers={"Origin": address}) as ws:
                 started = time.monotonic()
                 while (message := await ws.receive()).type == aiohttp.WSMsgType.BINARY:
                     pass
@@ -280,7 +284,8 @@ def test_lab_web_ends_every_terminal_within_2_s_of_ctrl_c_or_sigterm(ports_lab: 
         process.send_signal(stop)
         assert process.wait(5) == 0
         assert time.monotonic() - started <= 2.0
-        wait_until(lambda: in_containers(ports_lab, services) == 0, "no shell left in the containers", timeout=2)
+        wait_until(lambda: in_containers(ports_lab, services) == 0, "no shell left in the containers",
+                   timeout=2)
         for ws in sockets:
             loop.run_until_complete(_close(ws))
         loop.close()
@@ -301,14 +306,16 @@ def test_each_exercise_offers_the_shells_its_text_sends_a_learner_to():
     assert terminal.SHELLS["provider-a"].user == "nobody:postdrop"
 
 
-@pytest.mark.parametrize("line", ["up", "down", "clean", "class down", "shell client-x", "web", "bench", "config",
+@pytest.mark.parametrize("line", ["up", "down", "clean", "class down", "shell client-x", "web", "bench",
+                                  "config",
                                   "build", "show --teacher 1", "show 1 --teacher", "capture client-x",
                                   "relay-check --from host"])
 def test_the_lab_terminal_refuses_what_a_learner_may_not_do(line: str):
     assert refusal(line.split())
 
 
-@pytest.mark.parametrize("line", ["reset", "check 1", "trace --last", "fault b-down", "show 3 --ja", "logs provider-a",
+@pytest.mark.parametrize("line", ["reset", "check 1", "trace --last", "fault b-down", "show 3 --ja",
+                                  "logs provider-a",
                                   "relay-check --from outsider"])
 def test_the_lab_terminal_runs_what_the_exercises_say(line: str):
     assert refusal(line.split()) == ""

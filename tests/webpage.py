@@ -96,7 +96,8 @@ def open_terminal(driver: WebDriver, service: str, prompt: str = "root@") -> dic
     return wait_until(shown, f"the {service} terminal's prompt", timeout=30)
 
 
-def type_keys(driver: WebDriver, service: str, *lines: str, prompt: str = "root@", timeout: float = 60) -> str:
+def type_keys(driver: WebDriver, service: str, *lines: str, prompt: str = "root@",
+              timeout: float = 60) -> str:
     """Type each line into the terminal as keys (xterm.js reads them from its text area)
     and wait for the next prompt before the next line; what the screen shows then."""
     from tests.harness import wait_until

@@ -109,7 +109,7 @@ async def only_this_host(request: web.Request, handler: Handler) -> web.StreamRe
 # which `default-src 'self'` refuses: the workspace's answer lets in the styles that
 # carry its one-time nonce, which terminal.js gives to the elements xterm.js makes. No
 # other inline style or script runs, and nothing a user wrote becomes markup anyway.
-STYLE_NONCE = "maillab.style-nonce"
+STYLE_NONCE: web.ResponseKey[str] = web.ResponseKey("style nonce", str)
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -142,12 +142,18 @@ class Here:
     allowed: Callable[[], bool] = lambda: True
 
 
-HERE_KEY = "maillab.here"
+HERE_KEY: web.RequestKey[Here] = web.RequestKey("here", Here)
 
 
 def here(request: web.Request) -> Here:
     found = request.get(HERE_KEY)
     return found if found is not None else Here(request.app[LAB], request.app[LIVE])
+
+
+def _live(request: web.Request) -> Publisher:
+    """What a page's events follow: its lab's, or the application's own (a class page)."""
+    found = request.get(HERE_KEY)
+    return found.live if found is not None else request.app[LIVE]
 
 
 def page(request: web.Request, template: str, **values) -> web.Response:
@@ -233,19 +239,26 @@ async def check(request: web.Request) -> web.Response:
 
 async def state(request: web.Request) -> web.Response:
     """Every part as the page has it now (for a script, or a curious reader)."""
-    return web.json_response(here(request).live.parts)
+    return web.json_response(_live(request).parts)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each part of the page, whole, whenever it changes."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
-    live = here(request).live
+    live = _live(request)
+    found = request.get(HERE_KEY)
     queue = live.subscribe()
     try:
         while True:
-            part, data = await queue.get()
-            await response.write(f"event: {part}\ndata: {data}\n\n".encode())
+            try:
+                part, data = await asyncio.wait_for(queue.get(), 2)
+            except asyncio.TimeoutError:
+                part = ""
+            if found is not None and not found.allowed():  # a class's link renewed: the stream ends
+                break
+            if part:
+                await response.write(f"event: {part}\ndata: {data}\n\n".encode())
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:

@@ -115,6 +115,7 @@ class Labs:
 LINKS: web.AppKey[dict[str, Any]] = web.AppKey("links", dict)
 LABS: web.AppKey[Labs] = web.AppKey("labs", Labs)
 COOKIE: web.AppKey[str] = web.AppKey("cookie", str)
+ROLE: web.RequestKey[int] = web.RequestKey("role", int)  # the lab the secret opens (0: teacher)
 
 
 def _links(request: web.Request) -> classlinks.Links:
@@ -165,7 +166,7 @@ async def admit(request: web.Request, handler: app.Handler) -> web.StreamRespons
             return await _stream(request, handler, labs, lab_id)
     elif request.path.startswith("/teacher") and role != classlinks.TEACHER:
         raise web.HTTPForbidden(text=FORBIDDEN)
-    request["maillab.role"] = role
+    request[ROLE] = role
     return await handler(request)
 
 
@@ -199,7 +200,7 @@ async def join(request: web.Request) -> web.Response:
 
 
 async def home(request: web.Request) -> web.Response:
-    role = request["maillab.role"]
+    role = request[ROLE]
     raise web.HTTPSeeOther("/teacher/" if role == classlinks.TEACHER else f"/lab/{role}/exercises")
 
 

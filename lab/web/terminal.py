@@ -231,7 +231,8 @@ class Terminals:
         rows, cols = 24, 80  # until the page says its size
         if shell.service == CONSOLE:
             locale = "ja_JP.UTF-8" if language == "ja" else "C.UTF-8"
-            argv = [sys.executable, "-m", "lab.console", str(lab.settings.lab_id), lab.project]
+            argv = [sys.executable, "-m", "lab.console", str(lab.settings.lab_id), lab.project,
+                    "ports" if lab.settings.publish_ports else "no-ports"]
             pty = docker.spawn_pty(argv, rows, cols, env=console_environment(locale))
             return Terminal(key, pty, "", token, self.idle)
         container = lab.container(shell.service)
