@@ -221,6 +221,24 @@ def test_shell_metacharacters_in_a_resize_run_nothing_and_a_megabyte_pasted_is_c
     assert ports_lab.run("outsider", "sh", "-c", "ls /tmp/pwned 2>/dev/null || true").strip() == ""
 
 
+def test_a_provider_s_terminal_reads_the_queue_and_changes_nothing(served: Served):
+    """Exercise 6 sends the learner to provider-a for `postqueue -p`: its terminal runs as
+    nobody in the group postdrop, which may read the queue and may write nowhere."""
+    async def go() -> bytes:
+        _, ws = await _socket(served, "/terminal/provider-a?exercise=6")
+        assert ws
+        await _read_until(ws, b"$ ")
+        await ws.send_bytes(b"id -un; postqueue -p; touch /var/mail/x /var/spool/postfix/x; postfix stop; "
+                            b"echo DO\"\"NE\r")
+        said = await _read_until(ws, b"DONE")
+        await _close(ws)
+        return said
+    said = asyncio.run(go())
+    assert b"nobody\r\n" in said and b"Mail queue is empty" in said, said
+    assert said.count(b"Permission denied") >= 2, said  # neither the mailboxes nor the queue
+    assert b"reserved for the superuser" in said, said  # nor Postfix itself
+
+
 def test_a_frame_over_64_kib_closes_only_that_terminal(served: Served):
     async def go() -> None:
         _, big = await _socket(served, "/terminal/outsider")
