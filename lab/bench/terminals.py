@@ -55,16 +55,27 @@ def _tree(pid: int) -> list[int]:
 
 
 def _usage(pid: int) -> tuple[float, float]:
-    """(resident MiB, CPU seconds so far) of the process tree."""
-    rss = cpu = 0.0
+    """(memory MiB, CPU seconds so far) of the process tree. The memory is each
+    process's proportional share (Pss: a page two processes share counts half in each),
+    so that the sum is what the tree holds."""
+    memory = cpu = 0.0
     for member in _tree(pid):
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
             cpu += (int(fields[11]) + int(fields[12])) / TICKS
+            rollup = Path(f"/proc/{member}/smaps_rollup").read_text()
+            memory += int(rollup.split("Pss:", 1)[1].split()[0]) / 1024
         except (OSError, IndexError, ValueError):
             continue
-    return rss, cpu
+    return memory, cpu
+
+
+def _pss(pid: int) -> float:
+    """The server process alone (Python), without its Docker CLIs, in MiB."""
+    try:
+        return int(Path(f"/proc/{pid}/smaps_rollup").read_text().split("Pss:", 1)[1].split()[0]) / 1024
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _cpu_percent(pid: int, seconds: float) -> float:
@@ -109,7 +120,9 @@ async def _type_all(url: str, typists: list[tuple[dict[str, str], str]], pid: in
     tasks = [asyncio.ensure_future(_typist(url, cookie, path, TYPING_SECONDS, latencies, ready, go))
              for (cookie, path), ready in zip(typists, readies)]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 120)
+    await asyncio.sleep(5)  # every terminal open: let the start-up settle
     rest_rss, _ = _usage(pid)
+    alone = _pss(pid)
     rest_cpu = await asyncio.to_thread(_cpu_percent, pid, 10)
     go.set()
     _, cpu0 = _usage(pid)
@@ -126,6 +139,7 @@ async def _type_all(url: str, typists: list[tuple[dict[str, str], str]], pid: in
             "echo_p50_ms": round(statistics.median(ms), 1),
             "echo_p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
             "echo_max_ms": round(ms[-1], 1), "server_rss_at_rest_mib": round(rest_rss, 1),
+            "server_process_alone_mib": round(alone, 1),
             "server_cpu_at_rest_pct": round(rest_cpu, 2), "server_rss_typing_peak_mib": round(peak, 1),
             "server_cpu_typing_pct": round(100 * (cpu1 - cpu0) / (time.monotonic() - started), 1)}
 
