@@ -337,3 +337,37 @@ def test_a_class_that_is_down_leaves_the_teacher_s_lab_alone(tmp_path, monkeypat
     config.CLASS_FILE.write_text('{"first": 97, "labs": 2, "started": 0}\n')  # labs that do not run
     assert cli._unnamed_class_lab("status") == ""
     assert cli._unnamed_class_lab("down") == ""
+
+
+def test_over_tls_with_the_lab_made_certificate(a_class, tmp_path, links):
+    """The class served over TLS (a certificate the lab made for 127.0.0.1): a client that
+    trusts only class-ca.crt verifies it; the link's cookie is Secure."""
+    crt, key = tls.class_certificate(["127.0.0.1"], tmp_path)
+    options = classserver.Options(cert=crt, key=key)
+    view = Served(lambda ports, ready, stop: classserver.serve(options, ports, ready, stop), (free_port(),))
+    view.start_serving()
+    try:
+        url = f"https://127.0.0.1:{view.ports[0]}"
+        trusted = ssl.create_default_context(cafile=str(tmp_path / "class-ca.crt"))
+        secret = links["1"].rsplit("/", 1)[1]
+
+        async def go() -> tuple[int, str, int]:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(f"{url}/lab/{ONE}/exercises", ssl=trusted) as answer:
+                    without = answer.status
+                async with session.get(f"{url}/join/{secret}", ssl=trusted) as answer:
+                    cookie = answer.headers.get("Set-Cookie", "")
+                async with session.get(f"{url}/lab/{ONE}/exercises", ssl=trusted) as answer:
+                    return without, cookie, answer.status
+        without, cookie, with_it = asyncio.run(go())
+        assert without == 403 and with_it == 200
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie, cookie
+        assert secret in cookie
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            async def untrusted() -> None:
+                system = ssl.create_default_context()  # the system's authorities: not the class CA
+                async with aiohttp.ClientSession() as session, session.get(url, ssl=system):
+                    pass
+            asyncio.run(untrusted())
+    finally:
+        view.stop()

@@ -20,7 +20,6 @@ under /lab/N/ and behind the learner's secret.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import email.parser
 import email.policy
 import importlib.util
@@ -40,6 +39,7 @@ from lab import checker, exercises, trace
 from lab.compose import Lab, LabError
 from lab.config import provider_of
 from lab.journal import Journal
+from lab.web import live as live_module
 from lab.web import terminal, words
 from lab.web.live import LiveLab, Publisher
 
@@ -348,7 +348,7 @@ async def run_site(application: web.Application, live: Publisher, ports: tuple[i
     # The lab's modules call Docker from threads; a call under way must not hold up the
     # end (an exit waits for the default executor's threads: a `lab web` once did not
     # end within 15 s of Ctrl-C): these threads do not.
-    loop.set_default_executor(DaemonExecutor())
+    loop.set_default_executor(live_module.DaemonExecutor())
     signals = []
     if threading.current_thread() is threading.main_thread():
         for number in (signal.SIGINT, signal.SIGTERM):
@@ -374,25 +374,3 @@ async def run_site(application: web.Application, live: Publisher, ports: tuple[i
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
         await runner.cleanup()
-
-
-class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Each call in a thread of its own that the interpreter does not wait for at exit
-    (asyncio takes a ThreadPoolExecutor only; none of its own threads is ever made)."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
-        future: concurrent.futures.Future = concurrent.futures.Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as err:
-                future.set_exception(err)
-
-        threading.Thread(target=run, daemon=True).start()
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        pass

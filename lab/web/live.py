@@ -15,8 +15,10 @@ burst of changes, and sent to every open page only if it changed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -262,3 +264,25 @@ def stamp(path: Path) -> tuple[float, int]:
     except FileNotFoundError:
         return (0.0, 0)
     return (info.st_mtime, info.st_size)
+
+
+class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Each call in a thread of its own that the interpreter does not wait for at exit
+    (asyncio takes a ThreadPoolExecutor only; none of its own threads is ever made)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as err:
+                future.set_exception(err)
+
+        threading.Thread(target=run, daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass
