@@ -128,6 +128,30 @@ def test_a_japanese_learner_types_through_an_input_method(request, driver_url: s
         assert steps[iconv_step][0], steps  # "iconv refused what ISO-2022-JP lacks; CP932 has it"
 
 
+PASTE = ("const area = document.querySelector(\".terminal[data-service='client-x'] .xterm-helper-textarea\");"
+         "const data = new DataTransfer(); data.setData('text/plain', arguments[0]);"
+         "area.dispatchEvent(new ClipboardEvent('paste', "
+         "{clipboardData: data, bubbles: true, cancelable: true}));")
+
+
+def test_a_paste_reaches_the_shell_and_a_selection_can_be_copied(request, driver_url: str,
+                                                                 served: Served, ports_lab: Lab):
+    """A paste as the browser delivers it (a clipboard event on xterm.js's text area),
+    Japanese in it, then Enter typed; the screen's text selected is what it shows."""
+    with browser_session(driver_url, "en", SHOTS / f"{request.node.name}.png") as page:
+        page.get(f"{served.url}/exercises/2")
+        open_terminal(page, "client-x")
+        before = screen(page, "client-x")["text"].count("root@")
+        page.execute_script(PASTE, "echo pasted 貼り付け")
+        area = page.find_element("css selector", ".terminal[data-service='client-x'] .xterm-helper-textarea")
+        area.send_keys("\n")
+        wait_until(lambda: screen(page, "client-x")["text"].count("root@") > before, "the pasted line run")
+        assert history(ports_lab, "client-x")[-1] == "echo pasted 貼り付け"
+        selected = page.execute_script("const t = window.maillabTerminals['client-x'].term; t.selectAll();"
+                                       "return t.getSelection();")
+        assert "pasted 貼り付け" in selected
+
+
 def test_the_shell_sees_the_page_s_size(request, driver_url: str, served: Served):
     with browser_session(driver_url, "en", SHOTS / f"{request.node.name}.png") as page:
         page.get(f"{served.url}/exercises/4")
