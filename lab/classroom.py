@@ -165,7 +165,9 @@ def row(lab: Lab) -> Row:
         moments += [_last_typed(lab, service) for service in CUSTOMERS]
         found.left_on += _switches_left(lab)
     if moments:
-        found.last_time, found.last_action = max(moments)
+        found.last_time, last = max(moments)
+        found.last_action = printable(last)  # learner-written (a typed line, a trace's id)
+    found.left_on = [printable(word) for word in found.left_on]
     return found
 
 

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from lab import config, i18n
+from lab import config, docker, i18n
 from lab.commands import REGISTRY, Exit, admin, bench, classroom, learner, lifecycle, switches, web
 from lab.compose import Lab, LabError
 from lab.i18n import _
@@ -64,6 +64,9 @@ def _run(args: argparse.Namespace, lab: Lab | None) -> int:
     if lab is None and (guess := _unnamed_class_lab(args.command)):
         print(_("error: {message}").format(message=guess), file=sys.stderr)
         return Exit.BAD_SETTING
+    if lab is None and args.command == "down" and "LAB_ID" not in os.environ and _class_running():
+        print(_("(this stops your own lab, LAB_ID=0; the class's labs keep running: `lab class down` "
+                "stops them)"), file=sys.stderr)
     if lab is None:
         try:
             lab = Lab(config.load())
@@ -79,18 +82,32 @@ def _run(args: argparse.Namespace, lab: Lab | None) -> int:
 
 
 NO_LAB_NEEDED = ("class", "show", "build")  # the commands that act on no one lab
+# `make down` is never refused: it stops the teacher's own lab (lab 0), whatever runs
+NEVER_AMBIGUOUS = ("down",)
 
 
 def _unnamed_class_lab(command: str) -> str:
-    """On a class server, a command for one lab must say which: LAB_ID unset would act on
-    lab 0 (the teacher's own), which a learner never means."""
+    """While a class runs, a command for one lab must say which: LAB_ID unset acts on
+    lab 0 (the teacher's own), and the teacher may mean a learner's. A class that is
+    down (`lab class down`) is in nobody's way."""
     ids = config.class_labs()
-    if not ids or "LAB_ID" in os.environ or command in NO_LAB_NEEDED:
+    if not ids or "LAB_ID" in os.environ or command in (*NO_LAB_NEEDED, *NEVER_AMBIGUOUS):
         return ""
-    return _("this machine runs a class (labs {first} to {last}): say which lab with LAB_ID, e.g. "
-             "`LAB_ID={first} lab {command} ...` (LAB_ID=0 is the teacher's own lab, outside the "
-             "class)").format(
-        first=ids[0], last=ids[-1], command=command)
+    if not _class_running():
+        return ""
+    return _("this machine runs a class (labs {first} to {last}): say which lab with LAB_ID: "
+             "`LAB_ID=0 lab {command} ...` for your own lab, `LAB_ID={first} lab {command} ...` for the "
+             "first learner's").format(first=ids[0], last=ids[-1], command=command)
+
+
+def _class_running() -> bool:
+    """Whether any container of the class's labs runs (one `docker ps`)."""
+    ids = config.class_labs()
+    try:
+        running = docker.docker("ps", "--format", '{{.Label "com.docker.compose.project"}}').split()
+    except (LabError, OSError):
+        return False
+    return any(f"{config.PROJECT}-{n}" in running for n in ids)
 
 
 def entry() -> None:

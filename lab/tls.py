@@ -16,6 +16,7 @@ replaced at the next `lab up`, which says so.
 from __future__ import annotations
 
 import fcntl
+import ipaddress
 import re
 import subprocess
 import tempfile
@@ -116,3 +117,65 @@ def _make_certificate(tls_dir: Path, p: Provider) -> None:
         )
     key.chmod(0o600)  # an older lab's key may have been made readable by all
     crt.chmod(0o644)
+
+
+# --- the class server (lab class web --bind ADDR --lab-ca) -----------------------------
+# The lab's CA can vouch for 127.0.0.1 and .test names only, which no learner's browser
+# reaches the class server by. So the class server gets a CA of its own, limited by the
+# same kind of name constraints to the server's own names and addresses, and a
+# certificate from it: a learner who imports class-ca.crt trusts it for that server and
+# for nothing else. A change of name or address makes both again.
+
+
+def _subject_names(names: list[str]) -> list[str]:
+    found = []
+    for name in names:
+        try:
+            ipaddress.ip_address(name)
+            found.append(f"IP:{name}")
+        except ValueError:
+            found.append(f"DNS:{name}")
+    return found
+
+
+def _constraint(entry: str) -> str:
+    kind, _, value = entry.partition(":")
+    if kind == "IP":
+        mask = "255.255.255.255" if ipaddress.ip_address(value).version == 4 else "FFFF:" * 7 + "FFFF"
+        return f"permitted;IP:{value}/{mask}"
+    return f"permitted;DNS:{value}"
+
+
+def class_certificate(names: list[str], tls_dir: Path = TLS_DIR) -> tuple[Path, Path]:
+    """(certificate, key) for a class server reached by `names`, from a CA limited to
+    them (made when missing, or when the names changed)."""
+    entries = _subject_names(names)
+    ca_crt, ca_key = tls_dir / "class-ca.crt", tls_dir / "class-ca.key"
+    crt, key = tls_dir / "class-server.crt", tls_dir / "class-server.key"
+    record = tls_dir / "class-server.names"
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    with open(tls_dir.parent / "tls.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if record.exists() and record.read_text() == "\n".join(entries) and crt.exists() and key.exists():
+            return crt, key
+        _openssl(
+            "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", str(ca_key), "-out", str(ca_crt), "-days", "825",
+            "-subj", f"/O=maillab/CN=maillab class server CA ({names[0]})",
+            "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "-addext", "nameConstraints=critical," + ",".join(_constraint(e) for e in entries),
+        )
+        ca_crt.chmod(0o644)  # what learners import
+        with tempfile.TemporaryDirectory() as tmp:
+            csr, ext = Path(tmp) / "req.csr", Path(tmp) / "ext.cnf"
+            ext.write_text(f"subjectAltName={','.join(entries)}\nbasicConstraints=CA:FALSE\n"
+                           "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+            _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={names[0]}")
+            _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+                     "-CAcreateserial", "-out", str(crt), "-days", "825", "-extfile", str(ext))
+        key.chmod(0o600)
+        ca_key.chmod(0o600)
+        record.write_text("\n".join(entries))
+    return crt, key

@@ -271,13 +271,16 @@ def classroom(count: int, pairs: int = 6) -> dict:
         sample = random.Random(count).sample([(a, b) for a in labs for b in labs if a is not b],
                                              min(pairs, count * (count - 1)))
         isolated = sum(_isolated(a, b) for a, b in sample)
+        from lab.bench import terminals  # (the class in browsers: one terminal open per learner)
+        typing = terminals.measure(labs, count)
     finally:
         classroom_labs.stop(labs, volumes=True, report=lambda line: None)
     result = {"labs": count, "healthy": healthy, "up_seconds": round(up_seconds, 1),
               "memory_per_lab_mib": per_lab, "memory_total_mib": round(sum(per_lab)),
               "idle_cpu_before_pct": round(before, 2), "idle_cpu_with_class_pct": round(at_rest, 2),
               "class_idle_pct": round(max(0.0, at_rest - before), 2),
-              "delivered": delivered, "pairs_isolated": isolated, "pairs_tried": len(sample)}
+              "delivered": delivered, "pairs_isolated": isolated, "pairs_tried": len(sample),
+              "terminals": typing}
     say(f"class of {count}: {result}")
     return result
 

@@ -21,6 +21,7 @@ GOALS = {
     "image_mb": {"provider": 150, "client": 150, "dns": 100},
     "web_latency_p95_ms": 1000,  # a log line to the browser (issue: see the mail move)
     "web_rss_mib": 60,
+    "terminal_echo_p95_ms": 50,  # a key typed in a class's page to its echo (issue 25)
 }
 RESULTS_FILE = config.STATE_DIR / "bench.json"
 
@@ -128,6 +129,14 @@ def table(r: dict) -> str:
         row("  X -> Y delivered in each lab / pairs isolated",
             f"{c['delivered']} of {c['labs']} / {c['pairs_isolated']} of {c['pairs_tried']}",
             "all / all", c["delivered"] == c["labs"] and c["pairs_isolated"] == c["pairs_tried"])
+        if t := c.get("terminals"):
+            row(f"  a key's echo, {t['typists']} learners typing in their pages' terminals (p50 / p95)",
+                f"{t['echo_p50_ms']:.0f} / {t['echo_p95_ms']:.0f} ms ({t['keystrokes']} keys)",
+                f"p95 <= {GOALS['terminal_echo_p95_ms']} ms",
+                t["echo_p95_ms"] <= GOALS["terminal_echo_p95_ms"])
+            row("  the class server with them: memory at rest / typing, CPU at rest / typing",
+                f"{t['server_rss_at_rest_mib']:.0f} / {t['server_rss_typing_peak_mib']:.0f} MiB, "
+                f"{t['server_cpu_at_rest_pct']:.1f} / {t['server_cpu_typing_pct']:.0f} % of a core")
 
     m = r["machine"]
     width = max(len(what) for what, _, _ in rows)

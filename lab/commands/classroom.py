@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-from lab import classroom
+from lab import classlinks, classroom, config
 from lab.commands import Exit, command
-from lab.commands.web import Serve, port_argument, serve_until_stopped
-from lab.compose import Lab
+from lab.commands.web import Serve, serve_until_stopped
+from lab.compose import Lab, LabError
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,15 +23,31 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("status", help="one row per lab: health, each exercise's progress, the last action")
     export = actions.add_parser("export", help="the same as CSV, for grading")
     export.add_argument("--output", "-o", type=Path, help="write to this file (default: standard output)")
-    page = actions.add_parser("web", help="the same table in a browser, live, until Ctrl-C")
-    port_argument(page)
+    page = actions.add_parser("web", help="the class in browsers: each learner's workspace behind their "
+                                          "link, the teacher's page live; until Ctrl-C")
+    page.add_argument("--bind", default="127.0.0.1", metavar="ADDR",
+                      help="the address to listen on (default 127.0.0.1; any other needs TLS)")
+    page.add_argument("--port", type=int, help="the port (default HOST_PORT_BASE+88: 10088)")
+    page.add_argument("--name", action="append", default=[], metavar="HOST",
+                      help="the name or address learners open (in their links; default: ADDR)")
+    page.add_argument("--cert", type=Path, help="TLS: a certificate for the server's name (PEM)")
+    page.add_argument("--key", type=Path, help="TLS: its private key (PEM)")
+    page.add_argument("--lab-ca", action="store_true",
+                      help="TLS: a certificate the lab makes for the server "
+                           "(learners import .lab/tls/class-ca.crt)")
+    page.add_argument("--idle", type=float, default=30, metavar="MINUTES",
+                      help="close a terminal nobody typed in for this long (default 30)")
+    links = actions.add_parser("links", help="each learner's secret link and the teacher's, as CSV: "
+                                             "learner,lab,url")
+    links.add_argument("--output", "-o", type=Path, help="write to this file, 0600 (default: output)")
+    links.add_argument("--renew", type=int, metavar="K", help="a new link for learner K; the old one stops")
     actions.add_parser("down", help="stop every lab of the class; mailboxes and queues are kept")
     actions.add_parser("clean", help="stop every lab and delete its volumes; the class is forgotten")
 
 
 @command("class", _arguments)
 def class_(lab: Lab, args: argparse.Namespace) -> Exit:
-    """a class on this server: lab class up N | status | export | web | down | clean"""
+    """a class on this server: lab class up N | status | export | web | links | down | clean"""
     if args.action == "up":
         print(f"Starting a class of {args.count} labs, {classroom.PARALLEL_STARTS} at a time ...", flush=True)
         started = time.monotonic()
@@ -40,11 +57,9 @@ def class_(lab: Lab, args: argparse.Namespace) -> Exit:
               "in lab N with LAB_ID=N, e.g. `LAB_ID=3 make shell SERVICE=client-x`.")
         return Exit.OK if ok else Exit.FAILED
     if args.action == "web":
-        def serve() -> Serve:
-            from lab.web import classpage
-            return classpage.serve
-
-        return serve_until_stopped(lab, args.port, "class page", serve, "the labs keep running")
+        return _web(lab, args)
+    if args.action == "links":
+        return _links(args)
     if args.action in ("down", "clean"):
         classroom.down(volumes=args.action == "clean", report=lambda line: print(line, flush=True))
         return Exit.OK
@@ -57,3 +72,44 @@ def class_(lab: Lab, args: argparse.Namespace) -> Exit:
     else:
         print(classroom.export(rows), end="")
     return Exit.OK if all(r.health == "healthy" for r in rows) else Exit.FAILED
+
+
+def _web(lab: Lab, args: argparse.Namespace) -> Exit:
+    from lab import tls
+
+    names = tuple(args.name)
+    cert, key = args.cert, args.key
+    if (cert is None) != (key is None):
+        raise LabError("TLS needs both: --cert FILE --key FILE")
+    if args.lab_ca and cert is None:
+        cert, key = tls.class_certificate(list(names or (args.bind,)))
+    if args.idle <= 0:
+        raise LabError("--idle is a number of minutes above 0")
+
+    def serve() -> Serve:
+        from lab.web import classserver
+        options = classserver.Options(args.bind, names, cert, key, args.idle * 60)
+        classserver.check_options(options)  # before anything listens: say why not
+        return lambda ports, ready: classserver.serve(options, ports, ready)
+
+    host = (names or (args.bind,))[0]
+    return serve_until_stopped(lab, args.port or lab.settings.browser_port, "class", serve,
+                               "the labs keep running", "https" if cert else "http", host,
+                               "the links, each learner's and yours: lab class links -o links.csv")
+
+
+def _links(args: argparse.Namespace) -> Exit:
+    ids = config.class_labs()
+    links = classlinks.renew(ids, args.renew) if args.renew else classlinks.ensure(ids)
+    text = classlinks.table(links, ids, classlinks.base_url())
+    if args.renew:
+        print(f"learner {args.renew} (lab {ids[args.renew - 1]}) has a new link; the old one no longer opens "
+              "anything", file=sys.stderr)
+    if args.output:
+        descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(text)
+        print(f"{len(ids)} learners' links and the teacher's written to {args.output}", file=sys.stderr)
+    else:
+        print(text, end="")
+    return Exit.OK

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from collections.abc import Callable, Coroutine
 
 from lab.commands import Exit, command
@@ -19,7 +20,8 @@ def port_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[], Serve],
-                        running: str = "the lab keeps running") -> Exit:
+                        running: str = "the lab keeps running", scheme: str = "http",
+                        host: str = "127.0.0.1", then: str = "") -> Exit:
     """Serve `what` at `port`, or at the lab's two web ports, until Ctrl-C. `serve` gives
     the coroutine function (imported only then: the web's libraries are optional)."""
     try:
@@ -31,15 +33,17 @@ def serve_until_stopped(lab: Lab, port: int | None, what: str, serve: Callable[[
     ports = (port,) if port else (s.web_port, s.browser_port)
 
     def ready() -> None:
-        print(f"maillab's {what}: open http://127.0.0.1:{ports[-1]}/ in a browser", flush=True)
+        print(f"maillab's {what}: open {scheme}://{host}:{ports[-1]}/ in a browser", flush=True)
         if len(ports) > 1:
-            print(f"(also at http://127.0.0.1:{ports[0]}/, which Chrome refuses as an unsafe port)")
+            print(f"(also at {scheme}://{host}:{ports[0]}/, which Chrome refuses as an unsafe port)")
+        if then:
+            print(then)
         print(f"Ctrl-C stops it; {running}.", flush=True)
 
-    try:
+    # until SIGINT (Ctrl-C) or SIGTERM; a Ctrl-C that came before the server could catch it
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(start(ports, ready))
-    except KeyboardInterrupt:
-        print(f"\n{what} stopped; {running}.")
+    print(f"\n{what} stopped; {running}.")
     return Exit.OK
 
 

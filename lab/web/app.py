@@ -2,13 +2,19 @@
 (and +80, the port DESIGN.md names, which Chrome refuses to open: see lab/config.py).
 
 aiohttp serves the pages (Jinja2 templates), the page's own script, style and the
-server-sent events that keep the page live (lab/web/live.py). Everything is served
-from this package: no CDN, no internet.
+server-sent events that keep the page live (lab/web/live.py), and each exercise's page
+is the learner's workspace: its text, terminals into the lab's machines (websockets,
+lab/web/terminal.py), the picture of mail moving and *Check my work*. Everything is
+served from this package, and xterm.js from the nicegui package's copy of it (a
+maintained wheel that ships it; Debian 12's libjs-xterm ships a broken build): no CDN,
+no internet.
 
 Safety: it listens on 127.0.0.1 only, and answers only requests whose Host is that
-address or localhost (a DNS-rebinding page cannot reach it). It changes nothing in the
-lab: the one thing it runs is an exercise's check, which only reads, and which a POST
-asks for with a header a cross-site form cannot send, from this page's own origin.
+address or localhost (a DNS-rebinding page cannot reach it). Its terminals are the
+shells `make shell` opens, for the one user of this machine who started it. A check
+only reads; a POST asks for it with a header a cross-site form cannot send, from this
+page's own origin. The same handlers serve a class (lab/web/classserver.py), each
+under /lab/N/ and behind the learner's secret.
 """
 
 from __future__ import annotations
@@ -16,8 +22,13 @@ from __future__ import annotations
 import asyncio
 import email.parser
 import email.policy
+import importlib.util
 import json
+import secrets
+import signal
+import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -28,13 +39,22 @@ from lab import checker, exercises, trace
 from lab.compose import Lab, LabError
 from lab.config import provider_of
 from lab.journal import Journal
-from lab.web import words
+from lab.web import live as live_module
+from lab.web import terminal, words
 from lab.web.live import LiveLab, Publisher
 
 HERE = Path(__file__).resolve().parent
 LIVE: web.AppKey[Publisher] = web.AppKey("live", Publisher)
 LAB: web.AppKey[Lab] = web.AppKey("lab", Lab)
 PORTS: web.AppKey[tuple[int, ...]] = web.AppKey("ports", tuple)
+# The Host values a server answers (a class server's own name); by default 127.0.0.1
+# and localhost at PORTS. ORIGINS: the Origin values it accepts.
+HOSTS: web.AppKey[frozenset[str]] = web.AppKey("hosts", frozenset)
+SCHEME: web.AppKey[str] = web.AppKey("scheme", str)
+TERMINALS: web.AppKey[terminal.Terminals] = web.AppKey("terminals", terminal.Terminals)
+# Paths another site may send a browser to (a class's links, clicked in a mail program):
+# top-level navigations only, checked by their own handler.
+OPEN_PATHS: web.AppKey[tuple[str, ...]] = web.AppKey("open paths", tuple)
 CHECK_HEADER = "X-Maillab-Check"  # set by the page's script; a cross-site form cannot set it
 TEMPLATES = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
 # The exercises' Markdown, without raw HTML: an address such as <y@provider-b.test> in
@@ -69,21 +89,33 @@ async def only_this_host(request: web.Request, handler: Handler) -> web.StreamRe
     """Refuse a foreign Host (DNS rebinding), a request another site made, and a
     foreign Origin."""
     ports = request.app[PORTS]
-    allowed = {f"{name}:{port}" for name in ("127.0.0.1", "localhost") for port in ports}
+    allowed = request.app.get(HOSTS) or {f"{name}:{port}" for name in ("127.0.0.1", "localhost")
+                                         for port in ports}
+    scheme = request.app.get(SCHEME, "http")
     if request.host not in allowed:
-        return web.Response(status=403, text=f"this is maillab's web view: open http://127.0.0.1:{ports[-1]}/\n")
-    if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES:
+        return web.Response(status=403, text=f"this is maillab's web view: open {scheme}://{min(allowed)}/\n")
+    opened = request.method == "GET" and request.path.startswith(request.app.get(OPEN_PATHS, ()) or ("\0",))
+    if request.headers.get("Sec-Fetch-Site", "none") not in OWN_FETCHES and not opened:
         return web.Response(status=403, text=FOREIGN)
     # (a browser too old for Sec-Fetch-Site still names a foreign page's Origin on a
     # fetch or a form, whatever the method)
     origin = request.headers.get("Origin")
-    if origin not in (None, *(f"http://{host}" for host in allowed)):
+    if origin not in (None, *(f"{scheme}://{host}" for host in allowed)):
         return web.Response(status=403, text=FOREIGN)
     return await handler(request)
 
 
+# xterm.js writes its colours and cell sizes into <style> elements it makes itself,
+# which `default-src 'self'` refuses: the workspace's answer lets in the styles that
+# carry its one-time nonce, which terminal.js gives to the elements xterm.js makes. No
+# other inline style or script runs, and nothing a user wrote becomes markup anyway.
+STYLE_NONCE: web.ResponseKey[str] = web.ResponseKey("style nonce", str)
+
+
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
+    if nonce := response.get(STYLE_NONCE):
+        response.headers["Content-Security-Policy"] += f"; style-src 'self' 'nonce-{nonce}'"
 
 
 def new_application() -> web.Application:
@@ -98,12 +130,41 @@ def _language(request: web.Request) -> str:
                         request.headers.get("Accept-Language", ""))
 
 
+@dataclass(frozen=True)
+class Here:
+    """The lab a request is about, as the server resolved it: the one lab of `lab web`,
+    or the lab of /lab/N/ in a class once the learner's secret was checked."""
+
+    lab: Lab
+    live: LiveLab
+    base: str = ""  # the lab's pages' prefix: "" for `lab web`, "/lab/7" in a class
+    # whether the request's secret still opens this lab (a websocket asks again later)
+    allowed: Callable[[], bool] = lambda: True
+
+
+HERE_KEY: web.RequestKey[Here] = web.RequestKey("here", Here)
+
+
+def here(request: web.Request) -> Here:
+    found = request.get(HERE_KEY)
+    return found if found is not None else Here(request.app[LAB], request.app[LIVE])
+
+
+def _live(request: web.Request) -> Publisher:
+    """What a page's events follow: its lab's, or the application's own (a class page)."""
+    found = request.get(HERE_KEY)
+    return found.live if found is not None else request.app[LIVE]
+
+
 def page(request: web.Request, template: str, **values) -> web.Response:
     language = _language(request)
-    lab = request.app.get(LAB)
+    found = request.get(HERE_KEY) if LAB not in request.app else here(request)
+    lab = found.lab if found else None
+    base = values.pop("base", found.base if found else "")
+    path = request.path.removeprefix(base) or "/"
     html = TEMPLATES.get_template(template).render(
         lang=language, w=words.WORDS[language], words_json=json.dumps(words.WORDS[language]),
-        project=lab.project if lab else "class", path=request.path, lab=lab, **values)
+        project=lab.project if lab else "class", path=path, base=base, lab=lab, **values)
     response = web.Response(text=html, content_type="text/html")
     if request.query.get("lang") in words.LANGUAGES:
         response.set_cookie("lang", language, samesite="Strict", httponly=True)
@@ -111,11 +172,11 @@ def page(request: web.Request, template: str, **values) -> web.Response:
 
 
 async def index(request: web.Request) -> web.Response:
-    return page(request, "index.html", settings=request.app[LAB].settings)
+    return page(request, "index.html", settings=here(request).lab.settings)
 
 
 async def message(request: web.Request) -> web.Response:
-    lab = request.app[LAB]
+    lab = here(request).lab
     message_id = f"<{request.match_info['id']}>"  # aiohttp has decoded the path already
     try:
         found = await asyncio.to_thread(trace.build, lab, message_id)
@@ -134,7 +195,7 @@ async def message(request: web.Request) -> web.Response:
 
 
 async def exercise_list(request: web.Request) -> web.Response:
-    progress = Journal(request.app[LAB].settings).progress()
+    progress = Journal(here(request).lab.settings).progress()
     return page(request, "exercises.html", exercises=exercises.all_exercises(), progress=progress)
 
 
@@ -146,10 +207,16 @@ def _exercise(request: web.Request) -> exercises.Exercise:
 
 
 async def exercise(request: web.Request) -> web.Response:
+    """The workspace: the exercise's text, its terminals, the picture and the check."""
     found = _exercise(request)
     text = MARKDOWN.render(found.text(_language(request)))
-    progress = Journal(request.app[LAB].settings).progress().get(found.number)
-    return page(request, "exercise.html", exercise=found, text=text, progress=progress)
+    lab = here(request).lab
+    progress = Journal(lab.settings).progress().get(found.number)
+    nonce = secrets.token_urlsafe(16)
+    response = page(request, "exercise.html", exercise=found, text=text, progress=progress,
+                    settings=lab.settings, terminals=terminal.offered(found.number), style_nonce=nonce)
+    response[STYLE_NONCE] = nonce
+    return response
 
 
 async def check(request: web.Request) -> web.Response:
@@ -157,7 +224,7 @@ async def check(request: web.Request) -> web.Response:
     if request.headers.get(CHECK_HEADER) != "1":
         raise web.HTTPForbidden(text="a check is run from the exercise's page\n")
     found = _exercise(request)
-    lab = request.app[LAB]
+    lab = here(request).lab
 
     def run() -> list[dict]:
         outcomes = checker.run_steps(lab, found.steps, lambda number, outcome: None)
@@ -172,19 +239,26 @@ async def check(request: web.Request) -> web.Response:
 
 async def state(request: web.Request) -> web.Response:
     """Every part as the page has it now (for a script, or a curious reader)."""
-    return web.json_response(request.app[LIVE].parts)
+    return web.json_response(_live(request).parts)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: each part of the page, whole, whenever it changes."""
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"})
     await response.prepare(request)
-    live = request.app[LIVE]
+    live = _live(request)
+    found = request.get(HERE_KEY)
     queue = live.subscribe()
     try:
         while True:
-            part, data = await queue.get()
-            await response.write(f"event: {part}\ndata: {data}\n\n".encode())
+            try:
+                part, data = await asyncio.wait_for(queue.get(), 2)
+            except asyncio.TimeoutError:
+                part = ""
+            if found is not None and not found.allowed():  # a class's link renewed: the stream ends
+                break
+            if part:
+                await response.write(f"event: {part}\ndata: {data}\n\n".encode())
     except (ConnectionResetError, asyncio.CancelledError):
         pass
     finally:
@@ -192,17 +266,67 @@ async def events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def make_app(lab: Lab, live: LiveLab, ports: tuple[int, ...]) -> web.Application:
+async def open_terminal(request: web.Request) -> web.StreamResponse:
+    """A websocket: a terminal into one of the machines this page offers (or `lab`)."""
+    found = here(request)
+    service = request.match_info["service"]
+    asked = request.query.get("exercise", "")
+    number = int(asked) if asked.isdigit() and len(asked) <= 3 else None
+    if service not in terminal.offered(number):
+        raise web.HTTPForbidden(text="this workspace offers no such terminal\n")
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise web.HTTPBadRequest(text="a terminal is a websocket\n")
+    try:
+        shell = terminal.SHELLS[service]
+        return await request.app[TERMINALS].serve(request, found.lab.project, found.lab, shell,
+                                                   _language(request), found.allowed)
+    except terminal.Refused as err:
+        raise web.HTTPTooManyRequests(text=f"{err}\n") from None
+
+
+XTERM = {"xterm.js": "index.js", "xterm.css": "xterm.css"}
+
+
+def xterm_folder() -> Path | None:
+    """Where the nicegui package keeps its build of xterm.js (found, never imported)."""
+    spec = importlib.util.find_spec("nicegui")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "elements" / "xterm" / "dist"
+
+
+async def vendor(request: web.Request) -> web.StreamResponse:
+    name = XTERM.get(request.match_info["name"])
+    folder = xterm_folder()
+    if name is None or folder is None or not (folder / name).is_file():
+        raise web.HTTPNotFound(text="xterm.js comes with the web view's libraries: run `make web`\n")
+    return web.FileResponse(folder / name, headers={"Cache-Control": "max-age=3600"})
+
+
+def add_lab_routes(app: web.Application, prefix: str = "") -> None:
+    """One lab's pages under `prefix` (a class: /lab/{lab})."""
+    app.router.add_get(prefix + "/", index)
+    app.router.add_get(prefix + "/message/{id}", message)
+    app.router.add_get(prefix + "/exercises", exercise_list)
+    app.router.add_get(prefix + "/exercises/{number}", exercise)
+    app.router.add_post(prefix + "/exercises/{number}/check", check)
+    app.router.add_get(prefix + "/api/state", state)
+    app.router.add_get(prefix + "/events", events)
+    app.router.add_get(prefix + "/terminal/{service}", open_terminal)
+
+
+def add_assets(app: web.Application) -> None:
+    app.router.add_static("/static", HERE / "static")
+    app.router.add_get("/vendor/{name}", vendor)
+
+
+def make_app(lab: Lab, live: LiveLab, ports: tuple[int, ...],
+             terminals: terminal.Terminals | None = None) -> web.Application:
     app = new_application()
     app[LAB], app[LIVE], app[PORTS] = lab, live, ports
-    app.router.add_get("/", index)
-    app.router.add_get("/message/{id}", message)
-    app.router.add_get("/exercises", exercise_list)
-    app.router.add_get("/exercises/{number}", exercise)
-    app.router.add_post("/exercises/{number}/check", check)
-    app.router.add_get("/api/state", state)
-    app.router.add_get("/events", events)
-    app.router.add_static("/static", HERE / "static")
+    app[TERMINALS] = terminals or terminal.Terminals()
+    add_lab_routes(app)
+    add_assets(app)
     return app
 
 
@@ -215,21 +339,38 @@ async def serve(lab: Lab, ports: tuple[int, ...], ready: Callable[[], None] = la
 
 
 async def run_site(application: web.Application, live: Publisher, ports: tuple[int, ...],
-                   ready: Callable[[], None], stop: asyncio.Event | None) -> None:
-    runner = web.AppRunner(application, shutdown_timeout=1, access_log=None)
+                   ready: Callable[[], None], stop: asyncio.Event | None, host: str = "127.0.0.1",
+                   ssl_context=None) -> None:
+    """Serve until `stop` is set, SIGINT or SIGTERM (when this runs the main thread's
+    loop), or cancellation; then end every terminal and follower at once."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # The lab's modules call Docker from threads; a call under way must not hold up the
+    # end (an exit waits for the default executor's threads: a `lab web` once did not
+    # end within 15 s of Ctrl-C): these threads do not.
+    loop.set_default_executor(live_module.DaemonExecutor())
+    signals = []
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+            signals.append(number)
+    runner = web.AppRunner(application, shutdown_timeout=0.5, access_log=None)
     await runner.setup()
     for port in ports:
         try:
-            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
         except OSError as err:
             await runner.cleanup()
-            raise LabError(f"cannot listen on 127.0.0.1:{port} ({err.strerror}): is another `lab web` "
+            raise LabError(f"cannot listen on {host}:{port} ({err.strerror}): is another `lab web` "
                            "running? Use another port with `lab web --port N`") from None
     following = asyncio.create_task(live.run())
     ready()
     try:
-        await (stop or asyncio.Event()).wait()
+        await stop.wait()
     finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+        await application[TERMINALS].shutdown() if TERMINALS in application else None
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)
         await runner.cleanup()

@@ -15,8 +15,10 @@ burst of changes, and sent to every open page only if it changed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
+import threading
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +59,11 @@ class Publisher:
     def unsubscribe(self, queue: asyncio.Queue[tuple[str, str]]) -> None:
         self._subscribers.discard(queue)
 
+    @property
+    def watchers(self) -> int:
+        """The pages that follow it now."""
+        return len(self._subscribers)
+
     def mark(self, *parts: str) -> None:
         """These parts may have changed: build them again soon."""
         for part in parts:
@@ -90,9 +97,10 @@ class Publisher:
 
 
 class LiveLab(Publisher):
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, events: EventHub | None = None) -> None:
         super().__init__(PARTS)
         self.lab = lab
+        self.events = events
         self.journal = Journal(lab.settings)
         self.logs: dict[str, deque[maillog.LogLine]] = {
             p.service: deque(maxlen=LOG_WINDOW) for p in PROVIDERS}
@@ -157,7 +165,10 @@ class LiveLab(Publisher):
 
     async def _docker_events(self) -> None:
         """Containers and networks of this project changing state."""
-        await docker_events(self._on_event)
+        if self.events is not None:
+            await self.events.follow(self._on_event)
+        else:
+            await docker_events(self._on_event)
 
     def _on_event(self, event: dict) -> None:
         project = self.lab.project
@@ -218,6 +229,32 @@ async def docker_events(handle: Callable[[dict], None]) -> None:
         await events.wait()
 
 
+class EventHub:
+    """One `docker events` for several pages' followers (a class server's labs), running
+    while any of them follows."""
+
+    def __init__(self) -> None:
+        self._handlers: set[Callable[[dict], None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def follow(self, handle: Callable[[dict], None]) -> None:
+        """Call `handle` with every event until cancelled."""
+        self._handlers.add(handle)
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(docker_events(self._each))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._handlers.discard(handle)
+            if not self._handlers and self._task is not None:
+                self._task.cancel()
+                self._task = None
+
+    def _each(self, event: dict) -> None:
+        for handle in list(self._handlers):
+            handle(event)
+
+
 def stamp(path: Path) -> tuple[float, int]:
     """A file's modification time and size, (0, 0) if it is not there."""
     try:
@@ -225,3 +262,25 @@ def stamp(path: Path) -> tuple[float, int]:
     except FileNotFoundError:
         return (0.0, 0)
     return (info.st_mtime, info.st_size)
+
+
+class DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Each call in a thread of its own that the interpreter does not wait for at exit
+    (asyncio takes a ThreadPoolExecutor only; none of its own threads is ever made)."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as err:
+                future.set_exception(err)
+
+        threading.Thread(target=run, daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        pass

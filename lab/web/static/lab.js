@@ -2,6 +2,7 @@
 // No framework and nothing from the internet: the lab must run in a closed classroom.
 "use strict";
 const W = JSON.parse(document.getElementById("words").textContent);
+const BASE = document.body.dataset.base || "";  // "/lab/7" in a class: every address is the lab's
 // Where an envelope is drawn: beside a machine of the picture, or on a mailbox, read
 // from the picture itself (picture.svg holds the coordinates, once).
 function spotOf(place) {
@@ -95,7 +96,7 @@ function drawMail(data) {
       }
       const item = el("li", {class: "journey", "data-id": j.id, "data-place": j.place,
                              "data-step": j.step, "data-seen-at": JSON.stringify(stamps)},
-        el("a", {href: "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
+        el("a", {href: BASE + "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
         el("span", {class: "who"}, ` ${j.sender} → ${j.recipient}`), steps,
         el("div", {class: "outcome"}, el("strong", {class: "where"}, whereWords(j)), ` — ${j.outcome}`));
       list.append(item);
@@ -187,7 +188,10 @@ function drawClass(data) {
   table.tBodies[0].replaceChildren(...data.rows.map((r) => {
     const when = r.last_time ? clock(r.last_time) : "";
     return el("tr", {"data-lab": r.lab_id, "data-health": r.health, "data-done": r.done},
-      el("td", {}, String(r.lab_id)), el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
+      // the class server's teacher opens each learner's workspace from here
+      el("td", {}, BASE === "/teacher" ? el("a", {href: `/lab/${r.lab_id}/exercises`}, String(r.lab_id))
+                                       : String(r.lab_id)),
+      el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
       el("td", {}, String(r.done)),
       ...r.cells.map((c, i) => el("td", {class: c === "done" ? "done" : "", "data-exercise": data.exercises[i]}, c)),
       el("td", {}, `${when} ${r.last_action}`), el("td", {class: "bad"}, r.left_on.join(", ")));
@@ -196,7 +200,7 @@ function drawClass(data) {
 
 function follow() {
   const banner = document.getElementById("live");
-  const source = new EventSource("/events");
+  const source = new EventSource(BASE + "/events");
   source.addEventListener("machines", (e) => drawMachines(JSON.parse(e.data)));
   source.addEventListener("mail", (e) => drawMail(JSON.parse(e.data)));
   source.addEventListener("spool", (e) => drawSpool(JSON.parse(e.data)));
@@ -212,7 +216,7 @@ async function check(button) {
   summary.textContent = W["exercise.checking"];
   steps.replaceChildren();
   try {
-    const response = await fetch(`/exercises/${button.dataset.number}/check`,
+    const response = await fetch(`${BASE}/exercises/${button.dataset.number}/check`,
                                  {method: "POST", headers: {"X-Maillab-Check": "1"}});
     const result = await response.json();
     result.steps.forEach((s, i) => {
