@@ -110,6 +110,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --no-deps 'nicegui==3.18.0'  # xterm.js's files only (pyproject.toml)
 	touch $@
 
 test: $(VENV)/.installed ## build, start isolated copies of the lab, prove every step, tear them down
