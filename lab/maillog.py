@@ -221,7 +221,7 @@ class SmtpSession:
     end: float = 0.0  # 0: not over yet
     commands: dict[str, tuple[int, int]] = field(default_factory=dict)  # "mail": (taken, tried)
     disconnect: str = ""  # its last line
-    lines: list[LogLine] = field(default_factory=list)  # what smtpd said of it in between
+    lines: list[LogLine] = field(default_factory=list)  # what Postfix said of it and its messages
     queue_ids: set[str] = field(default_factory=set)  # of the messages it began to send
 
     @property
@@ -235,20 +235,21 @@ def smtp_sessions(lines: list[LogLine]) -> list[SmtpSession]:
     found: list[SmtpSession] = []
     talking: dict[tuple[str, str], SmtpSession] = {}
     for line in lines:
-        if not (line.program.startswith("postfix/") and line.program.endswith("/smtpd")):
+        if not line.program.startswith("postfix/"):
             continue
-        if m := re.match(r"connect from (\S+)$", line.text):
+        smtpd = line.program.endswith("/smtpd")
+        if smtpd and (m := re.match(r"connect from (\S+)$", line.text)):
             talking[line.program, m.group(1)] = session = SmtpSession(line.program, m.group(1), line.time)
             found.append(session)
-        elif m := re.match(r"disconnect from (\S+)((?: [\w-]+=\d+(?:/\d+)?)*)$", line.text):
+        elif smtpd and (m := re.match(r"disconnect from (\S+)((?: [\w-]+=\d+(?:/\d+)?)*)$", line.text)):
             if session := talking.pop((line.program, m.group(1)), None):
                 session.end, session.disconnect = line.time, line.text
                 for name, taken, tried in re.findall(r"([\w-]+)=(\d+)(?:/(\d+))?", m.group(2)):
                     session.commands[name] = (int(taken), int(tried or taken))
-        else:  # a line naming the client, or a message it is sending (smtpd's warnings)
+        else:  # a line naming the client, or a message it is sending (smtpd, cleanup, a milter)
             for (program, client), session in talking.items():
-                if program == line.program and (client in line.text or any(
-                        f"{queue_id}: " in line.text for queue_id in session.queue_ids)):
+                if (program == line.program and client in line.text) or line.queue_id in session.queue_ids \
+                        or any(f"{queue_id}: " in line.text for queue_id in session.queue_ids):
                     session.lines.append(line)
                     if line.queue_id not in ("", "NOQUEUE"):
                         session.queue_ids.add(line.queue_id)
