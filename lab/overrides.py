@@ -213,9 +213,11 @@ def doveconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
 
 def _refused(lab: Lab, command: str, provider: Provider, wanted: list[Change], said: str) -> None:
     """A refusal is journaled too (postconf-refused, doveconf-refused): a check can see
-    that the admin tried a setting and read the daemon's answer (exercise 16)."""
+    that the admin tried a setting and read the daemon's answer (exercise 16). One line
+    each, as `lab class status` shows a lab's last action: the daemon's first complaint."""
     Journal(lab.settings).record(f"{command}-refused", provider=provider.service,
-                                 settings=[c.postconf_argument for c in wanted], said=said)
+                                 settings=" ".join(c.postconf_argument for c in wanted),
+                                 said=said.splitlines()[0] if said else "")
 
 
 def _said(settings: Settings, provider: Provider, wanted: list[Change], daemon: str) -> str:

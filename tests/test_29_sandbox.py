@@ -78,8 +78,8 @@ def test_the_refusal_names_what_postfix_said(lab, clean, capsys):
     assert "postfix/smtpd" in err and "fatal: bad boolean configuration: smtpd_helo_required = maybe" in err
     [refused] = Journal(lab.settings).entries("postconf-refused")  # what exercise 16 reads
     assert refused.get("provider") == "provider-b"
-    assert refused.get("settings") == ["smtpd_helo_required=maybe"]
-    assert "fatal: bad boolean configuration" in refused.get("said")
+    assert refused.get("settings") == "smtpd_helo_required=maybe"
+    assert refused.get("said").endswith("fatal: bad boolean configuration: smtpd_helo_required = maybe")
 
 
 def test_unset_of_a_setting_the_lab_leaves_to_postfix_takes_it_out(lab, clean, container):

@@ -111,11 +111,11 @@ def refused_and_served_on(ev: Evidence) -> Result:
     if not refusals:
         return failed(_("Postfix has refused no setting for provider-b since the last reset"))
     last = refusals[-1]
-    said = (last.get("said") or "").splitlines()[0] if last.get("said") else ""
+    said = last.get("said", "")
     later = outsider_sessions(ev, last.time, float("inf"))
     if not later:
         return failed(_("Postfix refused {settings} ({said}), but the outsider has not greeted B "
-                        "since").format(settings=" ".join(last.get("settings", [])), said=said))
+                        "since").format(settings=last.get("settings", ""), said=said))
     return passed(_("Postfix said: {said}; then B greeted the outsider ({client})").format(
         said=said, client=later[-1].client))
 
