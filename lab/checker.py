@@ -52,6 +52,9 @@ class Step:
     title: str  # what the learner has done when it passes, e.g. "X asked for B's MX"
     test: Callable[[Evidence], Result]
     hint: str  # what to do next when it fails
+    # The step is about settings of the admin's own (exercise 16): its failure gets no
+    # note that such settings may be why.
+    sandbox: bool = False
 
 
 class Evidence:
@@ -193,7 +196,8 @@ def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None
     (`i18n.choose`: a page's language, --ja, LANG) is the one each Outcome's title,
     detail and hint are given in; by default the current one (`i18n.use`). A step that
     fails while a provider runs with settings of the admin's own says so: the exercises
-    were written for the lab's settings, and one of those may be why."""
+    were written for the lab's settings, and one of those may be why (not a step about
+    those settings: Step.sandbox)."""
     language = language or i18n.current()
     outcomes = []
     with i18n.use(language):
@@ -204,9 +208,9 @@ def run_steps(lab: Lab, steps: list[Step], report: Callable[[int, Outcome], None
                 result = step.test(evidence)
             except LabError as err:
                 result = failed(i18n.message(err))
-            if not result.ok and own is None:
+            if not result.ok and own is None and not step.sandbox:
                 own = own_settings_note(lab.settings) if lab is not None else ""
-            if not result.ok and own:
+            if not result.ok and own and not step.sandbox:
                 result = failed(f"{result.detail}\n{own}")
             outcome = Outcome(step, result, language)
             outcomes.append(outcome)

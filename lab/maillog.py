@@ -204,6 +204,58 @@ def greylist_decisions(lines: list[LogLine]) -> list[GreylistDecision]:
     return found
 
 
+# --- SMTP sessions ------------------------------------------------------------------------
+
+
+@dataclass
+class SmtpSession:
+    """One client's conversation with one smtpd, from its `connect from` line to its
+    `disconnect from` line, which counts each command: `ehlo=1 mail=0/2 quit=1
+    commands=2/4` is two MAIL FROM, neither taken. Some refusals have a line of their own
+    (`NOQUEUE: reject: MAIL from ...`); others only that count (503 5.5.1 "send HELO/EHLO
+    first")."""
+
+    program: str  # postfix/smtpd (port 25), postfix/submission/smtpd, ...
+    client: str  # name[address]:port (smtpd_client_port_logging)
+    start: float
+    end: float = 0.0  # 0: not over yet
+    commands: dict[str, tuple[int, int]] = field(default_factory=dict)  # "mail": (taken, tried)
+    disconnect: str = ""  # its last line
+    lines: list[LogLine] = field(default_factory=list)  # what Postfix said of it and its messages
+    queue_ids: set[str] = field(default_factory=set)  # of the messages it began to send
+
+    @property
+    def address(self) -> str:
+        match = re.search(r"\[([0-9.]+)\]", self.client)
+        return match.group(1) if match else ""
+
+
+def smtp_sessions(lines: list[LogLine]) -> list[SmtpSession]:
+    """The SMTP sessions in a provider's log that began in it, in the order they began."""
+    found: list[SmtpSession] = []
+    talking: dict[tuple[str, str], SmtpSession] = {}
+    for line in lines:
+        if not line.program.startswith("postfix/"):
+            continue
+        smtpd = line.program.endswith("/smtpd")
+        if smtpd and (m := re.match(r"connect from (\S+)$", line.text)):
+            talking[line.program, m.group(1)] = session = SmtpSession(line.program, m.group(1), line.time)
+            found.append(session)
+        elif smtpd and (m := re.match(r"disconnect from (\S+)((?: [\w-]+=\d+(?:/\d+)?)*)$", line.text)):
+            if session := talking.pop((line.program, m.group(1)), None):
+                session.end, session.disconnect = line.time, line.text
+                for name, taken, tried in re.findall(r"([\w-]+)=(\d+)(?:/(\d+))?", m.group(2)):
+                    session.commands[name] = (int(taken), int(tried or taken))
+        else:  # a line naming the client, or a message it is sending (smtpd, cleanup, a milter)
+            for (program, client), session in talking.items():
+                if (program == line.program and client in line.text) or line.queue_id in session.queue_ids \
+                        or any(f"{queue_id}: " in line.text for queue_id in session.queue_ids):
+                    session.lines.append(line)
+                    if line.queue_id not in ("", "NOQUEUE"):
+                        session.queue_ids.add(line.queue_id)
+    return found
+
+
 # --- Dovecot ----------------------------------------------------------------------------------
 
 

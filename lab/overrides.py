@@ -154,6 +154,7 @@ def postconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
                        "an open relay but through exercise 5's switch (lab open-relay on)")
     said = _try_postfix(lab, provider, wanted)
     if said:
+        _refused(lab, "postconf", provider, wanted, said)
         raise LabError(f"Postfix refuses it, nothing was written and {provider.service} serves as before:\n"
                        + said)
     write(lab.settings, provider, POSTFIX_FILE, merged(read(lab.settings, provider, POSTFIX_FILE), wanted))
@@ -200,6 +201,7 @@ def doveconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
                         input=render(provider, DOVECOT_FILE, candidate).encode())
     if tried.returncode:
         said = (tried.stdout + tried.stderr).decode(errors="replace").strip()
+        _refused(lab, "doveconf", provider, wanted, said)
         raise LabError(f"Dovecot refuses it, nothing was written and {provider.service} serves as before:\n"
                        + said)
     write(lab.settings, provider, DOVECOT_FILE, candidate)
@@ -207,6 +209,15 @@ def doveconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
     for c in wanted:
         Journal(lab.settings).record("doveconf", provider=provider.service, key=c.key, value=c.value)
     return _said(lab.settings, provider, wanted, "Dovecot")
+
+
+def _refused(lab: Lab, command: str, provider: Provider, wanted: list[Change], said: str) -> None:
+    """A refusal is journaled too (postconf-refused, doveconf-refused): a check can see
+    that the admin tried a setting and read the daemon's answer (exercise 16). One line
+    each, as `lab class status` shows a lab's last action: the daemon's first complaint."""
+    Journal(lab.settings).record(f"{command}-refused", provider=provider.service,
+                                 settings=" ".join(c.postconf_argument for c in wanted),
+                                 said=said.splitlines()[0] if said else "")
 
 
 def _said(settings: Settings, provider: Provider, wanted: list[Change], daemon: str) -> str:

@@ -1,6 +1,7 @@
-"""Reference solutions of exercises 10-15, "after the story" (the spam wars, sender
-authentication, IMAP, Japanese mail): what a learner types, typed the same way as in
-tests/solutions.py, whose helpers they use. test_14_exercises.py runs both sets.
+"""Reference solutions of exercises 10-16, "after the story" (the spam wars, sender
+authentication, IMAP, Japanese mail, the admin's sandbox): what a learner types, typed
+the same way as in tests/solutions.py, whose helpers they use. test_14_exercises.py
+runs both sets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from tests.rawsession import plain_token
 from tests.solutions import (
     container,
     imap_by_hand,
+    lab_command,
     lab_ok,
     mailbox_count,
     pop_by_hand,
@@ -222,7 +224,31 @@ def japanese_mail(lab: Lab) -> None:
     lab_ok(lab, "logs", PROVIDER_B.service, "--tail", "20")
 
 
+def change_one_setting(lab: Lab) -> None:
+    b, greet = PROVIDER_B.service, f"swaks --server {PROVIDER_B.mx} --quit-after CONNECT"
+    lab_ok(lab, "postconf", b, "smtpd_banner=$myhostname ESMTP provider B mail service")
+    type_in_shell(lab, "outsider", greet, "hostname -I")
+    lab_ok(lab, "logs", b, "--tail", "5")
+    lab_ok(lab, "postconf", b, "message_size_limit=100000")
+    type_in_shell(lab, "outsider", "head -c 200000 /dev/urandom > big",
+                  f"swaks --server {PROVIDER_B.mx} --from someone@nowhere.example --to {Y} --attach @big "
+                  "--suppress-data")
+    lab_ok(lab, "logs", b, "--tail", "10")
+    lab_ok(lab, "postconf", b, "smtpd_helo_required=yes")
+    # nc, typed line by line: the greeting first (a line typed before it is refused as
+    # pipelining), then each line after B's reply
+    type_into(lab, "outsider", ["nc", "-C", PROVIDER_B.mx, "25"], [
+        {"pause": 1}, ("MAIL FROM:<someone@nowhere.example>", r"^503 5\.5\.1 "), ("EHLO outsider", r"^250 "),
+        ("MAIL FROM:<someone@nowhere.example> SIZE=200000", r"^552 5\.3\.4 "), ("QUIT", r"^221 ")])
+    assert lab_command(lab, "postconf", b, "smtpd_helo_required=maybe")[0] == 1  # Postfix refuses it
+    type_in_shell(lab, "outsider", greet)  # B serves as before
+    lab_ok(lab, "postconf", b)
+    lab_ok(lab, "postconf", b, "--unset", "smtpd_banner", "--unset", "message_size_limit",
+           "--unset", "smtpd_helo_required")
+    type_in_shell(lab, b, "postconf smtpd_banner message_size_limit smtpd_helo_required")
+
+
 SOLUTIONS: dict[int, Callable[[Lab], None]] = {
     10: port_25_is_closed, 11: greylisting, 12: who_really_sent_this, 13: dmarc_the_domain_decides,
-    14: pop_or_imap, 15: japanese_mail,
+    14: pop_or_imap, 15: japanese_mail, 16: change_one_setting,
 }

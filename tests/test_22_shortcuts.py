@@ -9,10 +9,19 @@ import time
 
 import pytest
 
+from lab import overrides
 from lab.compose import docker
 from lab.config import PROVIDER_A, PROVIDER_B, X, Y
 from tests.harness import wait_until
-from tests.solutions import container, lab_command, lab_ok, swaks_x_to, type_in_shell, wait_for_attempt
+from tests.solutions import (
+    container,
+    lab_command,
+    lab_ok,
+    swaks_x_to,
+    type_in_shell,
+    type_into,
+    wait_for_attempt,
+)
 
 pytestmark = pytest.mark.disruptive
 
@@ -136,3 +145,29 @@ def test_exercise_11_a_look_before_the_message_existed_does_not_count(lab):
     assert "[PASS] 1. B greylisted X's message at first (450 4.2.0)" in out, out
     assert "[FAIL] 2. You saw it wait in A's queue" in out, out
     assert "you looked at A's queue, but not while a greylisted message waited there" in out, out
+
+
+def test_exercise_16_a_look_before_the_change_and_a_deleted_file_do_not_count(lab):
+    """Step 1 wants the outsider's greeting while the banner of your own is on; step 4 a
+    MAIL FROM before EHLO while HELO is required (before, B takes it: 250); step 6 B's
+    live values back, which deleting the overrides file by hand does not do."""
+    lab_ok(lab, "reset", "--overrides")
+    try:
+        type_in_shell(lab, "outsider", f"swaks --server {PROVIDER_B.mx} --quit-after CONNECT")  # too early
+        type_into(lab, "outsider", ["nc", "-C", PROVIDER_B.mx, "25"], [
+            {"pause": 1}, ("MAIL FROM:<someone@nowhere.example>", r"^250 "), ("QUIT", r"^221 ")])
+        lab_ok(lab, "postconf", PROVIDER_B.service, "smtpd_banner=$myhostname ESMTP changed too late",
+               "smtpd_helo_required=yes")
+        (overrides.folder(lab.settings, PROVIDER_B) / overrides.POSTFIX_FILE).unlink()  # by hand
+        code, out = lab_command(lab, "check", "16")
+    finally:
+        lab_ok(lab, "reset", "--overrides")
+    out = " ".join(out.split())  # (details are wrapped to the terminal)
+    assert code == 1
+    assert "[FAIL] 1. B greets the outsider with a banner of your own" in out, out
+    assert "the outsider has not connected to B's port 25 while your banner was on" in out, out
+    assert "[FAIL] 4. With HELO required, B refused the outsider's MAIL FROM before EHLO" in out, out
+    assert "[FAIL] 6. All undone" in out, out
+    left = "provider-b runs with smtpd_banner = $myhostname ESMTP changed too late, the lab's own is"
+    assert left in out, out
+    assert "this may come from settings of your own" not in out, out  # they are the exercise

@@ -10,6 +10,7 @@ import pytest
 
 from lab import faults, overrides
 from lab.config import PROVIDER_B, REPO, X, Y
+from lab.journal import Journal
 from tests.harness import Container, submit, swaks
 from tests.solutions import lab_command, lab_ok
 
@@ -75,6 +76,21 @@ def test_the_refusal_names_what_postfix_said(lab, clean, capsys):
     err = capsys.readouterr().err
     assert "error: Postfix refuses it, nothing was written and provider-b serves as before:" in err
     assert "postfix/smtpd" in err and "fatal: bad boolean configuration: smtpd_helo_required = maybe" in err
+    [refused] = Journal(lab.settings).entries("postconf-refused")  # what exercise 16 reads
+    assert refused.get("provider") == "provider-b"
+    assert refused.get("settings") == "smtpd_helo_required=maybe"
+    assert refused.get("said").endswith("fatal: bad boolean configuration: smtpd_helo_required = maybe")
+
+
+def test_unset_of_a_setting_the_lab_leaves_to_postfix_takes_it_out(lab, clean, container):
+    """smtpd_helo_required is not in the lab's main.cf: --unset removes it (postconf -X),
+    and Postfix's default is in force again."""
+    b = container(PROVIDER_B.service)
+    lab_ok(lab, "postconf", "provider-b", "smtpd_helo_required=yes")
+    assert b.postconf("smtpd_helo_required") == "yes"
+    lab_ok(lab, "postconf", "provider-b", "--unset", "smtpd_helo_required")
+    assert b.postconf("smtpd_helo_required") == "no"
+    assert "smtpd_helo_required" not in b.output("postconf", "-n")
 
 
 @pytest.mark.parametrize("key", overrides.RELAY_SETTINGS)
