@@ -333,6 +333,22 @@ def test_the_japanese_page_under_a_japanese_browser(request, driver_url: str, we
         wait_place(japanese, message_id, "mailbox")
         [where] = read_all(japanese, f".journey[data-id='{message_id}'] .where")
         assert where["text"] == "メールボックスに届いた"
+        [said] = read_all(japanese, f".journey[data-id='{message_id}'] .outcome")
+        assert f"provider-b の {Y} のメールボックスに配送されています" in said["text"]  # the lab's words
+        # the message's page: its journey in Japanese (the steps, what each log line tells)
+        japanese.get(f"{web.url}/message/{message_id.strip('<>')}")
+        steps = [li.text for li in japanese.find_elements(By.CSS_SELECTOR, "ol.events li")]
+        assert any("(1) 送信" in t for t in steps) and any("(4) 受け渡し" in t for t in steps), steps
+        assert "のメールボックスに配送されています" in japanese.find_element(By.ID, "now").text
+        # and a check, on the exercise's page, in Japanese: titles, evidence, hints
+        japanese.get(web.url + "/exercises/1")
+        japanese.find_element(By.ID, "check").click()
+        wait_until(lambda: japanese.find_element(By.ID, "check-summary").get_attribute("data-passed")
+                   is not None, "the check's result on the Japanese page", timeout=60)
+        shown = japanese.find_element(By.ID, "check-steps").text
+        outcomes = checker.run_steps(ports_lab, exercises.get(1).steps, lambda n, o: None, language="ja")
+        assert all(o.title in shown for o in outcomes), (shown, [o.title for o in outcomes])
+        assert any(not o.result.ok and o.hint in shown for o in outcomes), shown
         japanese.get(web.url + "/exercises/1")
         title = exercises.get(1).text("ja").splitlines()[0].lstrip("# ").strip()
         assert japanese.find_element(By.CSS_SELECTOR, "article h1").text == title

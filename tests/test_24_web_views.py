@@ -68,7 +68,8 @@ def test_a_delivered_message_is_drawn_in_the_mailbox(stored):
     assert (journey["place"], journey["mailbox_at"], journey["step"]) == ("mailbox", "provider-b", 5)
     assert journey["done"] == [1, 2, 3, 4, 5] and journey["failed"] == []
     assert journey["lanes"] == ["X", "A", "DNS", "B", "Y"] and journey["sender"] == "client-x"
-    assert journey["outcome"] == f"in {Y}'s mailbox at provider-b"
+    assert journey["outcome"]["en"] == f"in {Y}'s mailbox at provider-b"
+    assert journey["outcome"]["ja"] == f"provider-b の {Y} のメールボックスに配送されています"  # for its page
     assert [e["story"] for e in journey["events"]] == [1, 2, 3, 4, 5]
 
 
@@ -79,7 +80,7 @@ def test_a_message_waiting_at_a_says_why_and_its_mx_was_found():
     journey = only_journey(submitted_at_a(deferred), [])
     assert (journey["place"], journey["step"]) == ("provider-a", 4)
     assert journey["done"] == [1, 2, 3] and journey["failed"] == [4]
-    assert journey["outcome"].startswith("waiting in provider-a's queue (1A2B3C4D5E): connect to")
+    assert journey["outcome"]["en"].startswith("waiting in provider-a's queue (1A2B3C4D5E): connect to")
 
 
 def test_a_bounce_travels_back_to_its_sender():
@@ -89,7 +90,7 @@ def test_a_bounce_travels_back_to_its_sender():
     notice = (0.41, "postfix/bounce[143]: 1A2B3C4D5E: sender non-delivery notification: 7C7C7C7C7C")
     journey = only_journey(submitted_at_a(bounced, notice), [])
     assert journey["place"] == "client-x" and journey["failed"] == [4]
-    assert journey["outcome"].endswith(f"returned to {X} (7C7C7C7C7C)")
+    assert journey["outcome"]["en"].endswith(f"returned to {X} (7C7C7C7C7C)")
 
 
 def test_refusals_say_who_was_stopped_where():
@@ -102,7 +103,7 @@ def test_refusals_say_who_was_stopped_where():
     refused = views.mail(SETTINGS, {"provider-a": a, "provider-b": []}, None)["refused"]
     assert [(r["at"], r["who"], r["what"]) for r in refused] == [
         ("provider-a", "client-x", "login"), ("provider-a", "outsider", "reject")]  # newest first
-    assert "Relay access denied" in refused[1]["reply"]
+    assert "Relay access denied" in refused[1]["reply"]["en"] == refused[1]["reply"]["ja"]  # the server's own
 
 
 def test_only_what_came_after_the_last_reset_is_shown():

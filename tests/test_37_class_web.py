@@ -42,6 +42,9 @@ FIRST, COUNT = 24 + TEST_OFFSET, 2
 IDS = range(FIRST, FIRST + COUNT)
 ONE, TWO = IDS
 SHOTS = LOG_DIR / "web"
+# One worker runs the whole module: its labs and its class record are the module's own,
+# and a second worker bringing up the same two labs would pull them from under the first.
+pytestmark = pytest.mark.xdist_group("class-web")
 
 
 @pytest.fixture(scope="module")

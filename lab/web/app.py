@@ -35,7 +35,7 @@ import jinja2
 from aiohttp import web
 from markdown_it import MarkdownIt
 
-from lab import checker, exercises, trace
+from lab import checker, exercises, i18n, trace
 from lab.compose import Lab, LabError
 from lab.config import provider_of
 from lab.journal import Journal
@@ -162,9 +162,10 @@ def page(request: web.Request, template: str, **values) -> web.Response:
     lab = found.lab if found else None
     base = values.pop("base", found.base if found else "")
     path = request.path.removeprefix(base) or "/"
-    html = TEMPLATES.get_template(template).render(
-        lang=language, w=words.WORDS[language], words_json=json.dumps(words.WORDS[language]),
-        project=lab.project if lab else "class", path=path, base=base, lab=lab, **values)
+    with i18n.use(language):  # the lab's sentences in it (a trace's steps, a check's words)
+        html = TEMPLATES.get_template(template).render(
+            lang=language, w=words.WORDS[language], words_json=json.dumps(words.WORDS[language]),
+            project=lab.project if lab else "class", path=path, base=base, lab=lab, **values)
     response = web.Response(text=html, content_type="text/html")
     if request.query.get("lang") in words.LANGUAGES:
         response.set_cookie("lang", language, samesite="Strict", httponly=True)
@@ -225,12 +226,13 @@ async def check(request: web.Request) -> web.Response:
         raise web.HTTPForbidden(text="a check is run from the exercise's page\n")
     found = _exercise(request)
     lab = here(request).lab
+    language = _language(request)
 
     def run() -> list[dict]:
-        outcomes = checker.run_steps(lab, found.steps, lambda number, outcome: None)
+        outcomes = checker.run_steps(lab, found.steps, lambda number, outcome: None, language=language)
         Journal(lab.settings).save_progress(found.number, sum(o.result.ok for o in outcomes), len(outcomes))
-        return [{"title": o.step.title, "ok": o.result.ok, "detail": o.result.detail,
-                 "hint": "" if o.result.ok else o.step.hint} for o in outcomes]
+        return [{"title": o.title, "ok": o.result.ok, "detail": o.detail,
+                 "hint": "" if o.result.ok else o.hint} for o in outcomes]
 
     steps = await asyncio.to_thread(run)
     return web.json_response({"exercise": found.number, "steps": steps,

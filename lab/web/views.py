@@ -12,10 +12,12 @@ import re
 from dataclasses import asdict
 from typing import Any
 
-from lab import faults, maillog, overrides, spool, switches, trace
+from lab import faults, i18n, maillog, overrides, spool, switches, trace
 from lab.compose import Lab, LabError
 from lab.config import HOST_NUMBERS, PROVIDERS, SERVICES, Settings, provider_of
+from lab.i18n import _
 from lab.journal import Journal
+from lab.web.words import LANGUAGES
 
 JOURNEYS_SHOWN = 12  # the front page shows the last messages, newest first
 REFUSALS_SHOWN = 8
@@ -65,6 +67,12 @@ def _place(t: trace.Trace) -> tuple[str, int]:
     return lane.get(last.target, ""), step
 
 
+def in_every_language(text: str) -> dict[str, str]:
+    """A sentence of the lab in each of the page's languages: one live part serves every
+    open page, each picks its own (lab.js). A server's reply is the same in all."""
+    return {language: i18n.render(text, language) for language in LANGUAGES}
+
+
 def journey(t: trace.Trace) -> dict[str, Any]:
     place, step = _place(t)
     receiver = provider_of(t.lanes[-1][1])
@@ -76,7 +84,8 @@ def journey(t: trace.Trace) -> dict[str, Any]:
             "sender": t.lanes[0][1].split()[0],
             "recipient": t.lanes[-1][1], "place": place, "mailbox_at": receiver.service if receiver else "",
             "reader": receiver.customer if receiver else "",
-            "step": step, "done": done, "failed": failed, "outcome": t.outcome, "events": events}
+            "step": step, "done": done, "failed": failed, "outcome": in_every_language(t.outcome),
+            "events": events}
 
 
 def mail(settings: Settings, logs: dict[str, list[maillog.LogLine]], since: float | None) -> dict[str, Any]:
@@ -111,10 +120,12 @@ def refusals(settings: Settings, logs: dict[str, list[maillog.LogLine]],
             address = re.search(r"\[([0-9.]+)\]", r.client)
             who = settings.service_at(address.group(1)) if address else ""
             found.append({"time": r.time, "at": p.service, "who": who or r.client, "what": r.action,
-                          "reply": r.reply, "sender": r.sender, "recipient": r.recipient})
+                          "reply": in_every_language(r.reply), "sender": r.sender, "recipient": r.recipient})
         for f in maillog.auth_failures(logs[p.service]):
             found.append({"time": f.time, "at": p.service, "who": settings.service_at(f.address) or f.address,
-                          "what": "login", "reply": f"wrong password or user ({f.program})",
+                          "what": "login",
+                          "reply": in_every_language(_("wrong password or user ({program})").format(
+                              program=f.program)),
                           "sender": f.user, "recipient": ""})
     return sorted(found, key=lambda r: r["time"])[-REFUSALS_SHOWN:][::-1]
 

@@ -2,6 +2,9 @@
 // No framework and nothing from the internet: the lab must run in a closed classroom.
 "use strict";
 const W = JSON.parse(document.getElementById("words").textContent);
+const LANG = document.documentElement.lang || "en";
+// a sentence of the lab, sent in each language of the page (lab/web/views.py)
+const said = (text) => (text && typeof text === "object") ? (text[LANG] ?? text.en) : text;
 const BASE = document.body.dataset.base || "";  // "/lab/7" in a class: every address is the lab's
 // Where an envelope is drawn: beside a machine of the picture, or on a mailbox, read
 // from the picture itself (picture.svg holds the coordinates, once).
@@ -98,7 +101,7 @@ function drawMail(data) {
                              "data-step": j.step, "data-seen-at": JSON.stringify(stamps)},
         el("a", {href: BASE + "/message/" + encodeURIComponent(j.id.replace(/^<|>$/g, ""))}, j.id),
         el("span", {class: "who"}, ` ${j.sender} → ${j.recipient}`), steps,
-        el("div", {class: "outcome"}, el("strong", {class: "where"}, whereWords(j)), ` — ${j.outcome}`));
+        el("div", {class: "outcome"}, el("strong", {class: "where"}, whereWords(j)), ` — ${said(j.outcome)}`));
       list.append(item);
     }
   }
@@ -107,13 +110,13 @@ function drawMail(data) {
     refused.replaceChildren(...(data.refused.length ? [] : [el("li", {class: "none"}, W["refused.none"])]));
     for (const r of data.refused) {
       refused.append(el("li", {class: "refusal", "data-at": r.at, "data-what": r.what},
-        `${clock(r.time)} ${r.who} → ${r.at}: ${r.reply}` + (r.recipient ? ` (to ${r.recipient})` : "")));
+        `${clock(r.time)} ${r.who} → ${r.at}: ${said(r.reply)}` + (r.recipient ? ` (to ${r.recipient})` : "")));
     }
   }
   const now_ = document.getElementById("now");
   if (now_) {
     const j = data.journeys.find((x) => x.id === now_.dataset.id);
-    if (j) now_.textContent = j.outcome;
+    if (j) now_.textContent = said(j.outcome);
   }
   drawEnvelopes(data.journeys);
 }
