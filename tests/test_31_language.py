@@ -14,8 +14,11 @@ from __future__ import annotations
 import ast
 import gettext
 import json
+import os
 import pickle
 import re
+import subprocess
+import sys
 from fnmatch import fnmatch
 
 import pytest
@@ -205,6 +208,47 @@ def test_every_step_reads_in_japanese(exercise):
             assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", japanese), text
 
 
+def test_the_web_views_words_are_the_catalogs():
+    """lab/web/words.py: every word of the pages has its Japanese; the switch names the other
+    language in that language."""
+    from lab.web import words
+
+    english, japanese = words.table("en"), words.table("ja")
+    assert english.keys() == japanese.keys()
+    assert english["exercise.check"] == "Check my work" and japanese["exercise.check"] == "答え合わせ"
+    assert (english["language"], english["language.to"]) == ("日本語", "ja")
+    assert (japanese["language"], japanese["language.to"]) == ("English", "en")
+    same = [key for key in english if english[key] == japanese[key] and not key.startswith("language")]
+    assert same == []
+    assert "{where}" in japanese["where.waiting"] and "{name}" in japanese["fault.named"]  # lab.js fills them
+
+
+def _japanese_environment() -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    return {**environ, "LANG": "ja_JP.UTF-8"}
+
+
+def test_an_env_error_speaks_japanese_with_the_standard_library_only():
+    """.env's errors come before any virtualenv exists (`make up`): `python3 -S` (no site
+    packages at all) under LANG=ja_JP.UTF-8 says what is wrong in Japanese, the value quoted."""
+    done = subprocess.run([sys.executable, "-S", "-m", "lab", "config"], cwd=REPO, capture_output=True,
+                          text=True, env={**_japanese_environment(), "OP25B": "maybe"}, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == ["エラー: OP25B='maybe': on か off にします",
+                                        "(.env か環境変数で直します。何も起動しませんでした)"], done.stderr
+    english = subprocess.run([sys.executable, "-S", "-m", "lab", "config"], cwd=REPO, capture_output=True,
+                             text=True, env={**os.environ, "OP25B": "maybe"}, timeout=60)
+    assert english.stderr.splitlines()[0] == "error: OP25B='maybe': must be on or off"
+
+
+def test_make_speaks_japanese_too():
+    """What make itself says (lab/say.py): `make check` without EX."""
+    done = subprocess.run(["make", "-s", "check"], cwd=REPO, capture_output=True, text=True,
+                          env=_japanese_environment(), timeout=60)
+    assert done.returncode == 2
+    assert "どの演習かを指定します: make check EX=1 (make lab で一覧を表示します)" in done.stderr, done.stderr
+
+
 # --- nothing unmarked: every sentence a learner meets is a _() or ngettext() call -------
 
 SCOPE = ["lab/checker.py", "lab/trace.py", "lab/tracedraw.py", "lab/access.py", "lab/reset.py",
@@ -215,7 +259,7 @@ SCOPE = ["lab/checker.py", "lab/trace.py", "lab/tracedraw.py", "lab/access.py", 
          "lab/commands/lifecycle.py", "lab/commands/switches.py", "lab/commands/admin.py",
          "lab/commands/classroom.py", "lab/commands/web.py", "lab/classroom.py", "lab/provider_settings.py",
          "lab/overrides.py", "lab/faults.py", "lab/switches.py", "lab/config.py", "lab/say.py",
-         "lab/web/words.py", "lab/web/views.py", "lab/web/classserver.py"]
+         "lab/web/words.py", "lab/web/views.py", "lab/web/classserver.py", "lab/compose.py"]
 MARKS = {"_", "ngettext"}
 # Calls whose argument a person reads: it may be a variable or a call, never bare English.
 SHOWN = {"passed": 0, "failed": 0, "LabError": 0, "print": 0, "say": 0, "Event": 4}
@@ -242,6 +286,8 @@ NOT_PROSE = {
                                                         "README)",
     ("lab/faults.py", "450 4.3.2 Service temporarily unavailable, try again later"): "B's SMTP reply",
     ("lab/config.py", "debian:bookworm-slim"): "an image's name",
+    ("lab/compose.py", "maillab: ready"): "the line a container logs when it is ready (READY_LINE)",
+    ("lab/compose.py", ": no container\n"): "a heading of the logs a failed start shows, beside Docker's",
     ("lab/web/views.py", "hung up"): "a machine's state as data: the page shows W['state.hung up']",
     ("lab/web/views.py", "cut off"): "the same",
     ("lab/web/classserver.py", "this link was renewed"): "a websocket's close reason: the page shows its own "
