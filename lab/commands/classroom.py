@@ -97,6 +97,7 @@ def _web(lab: Lab, args: argparse.Namespace) -> Exit:
         return lambda ports, ready: classserver.serve(options, ports, ready)
 
     host = (names or (args.bind,))[0]
+    # Translators: what `lab class web` serves ("maillab's class: open ... in a browser", "class stopped")
     return serve_until_stopped(lab, args.port or lab.settings.browser_port, _("class"), serve,
                                _("the labs keep running"), "https" if cert else "http", host,
                                _("the links, each learner's and yours: lab class links -o links.csv"))
