@@ -259,7 +259,8 @@ SCOPE = ["lab/checker.py", "lab/trace.py", "lab/tracedraw.py", "lab/access.py", 
          "lab/commands/lifecycle.py", "lab/commands/switches.py", "lab/commands/admin.py",
          "lab/commands/classroom.py", "lab/commands/web.py", "lab/classroom.py", "lab/provider_settings.py",
          "lab/overrides.py", "lab/faults.py", "lab/switches.py", "lab/config.py", "lab/say.py",
-         "lab/web/words.py", "lab/web/views.py", "lab/web/classserver.py", "lab/compose.py"]
+         "lab/web/words.py", "lab/web/views.py", "lab/web/classserver.py", "lab/compose.py",
+         "lab/classlinks.py", "lab/console.py"]
 MARKS = {"_", "ngettext"}
 # Calls whose argument a person reads: it may be a variable or a call, never bare English.
 SHOWN = {"passed": 0, "failed": 0, "LabError": 0, "print": 0, "say": 0, "Event": 4}
