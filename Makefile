@@ -89,7 +89,7 @@ show: ## read an exercise: make show EX=1 (JA=1: the Japanese edition; TEACHER=1
 	@$(LAB) show $(call arg,EX,1) $(if $(value JA),--ja) $(if $(value TEACHER),--teacher)
 
 check: ## check your work on an exercise, step by step: make check EX=1 (JA=1: in Japanese)
-	@$(if $(value EX),$(LAB) check $(call arg,EX) $(if $(value JA),--ja),echo "say which exercise: make check EX=1 (make lab lists them)" >&2; exit 2)
+	@$(if $(value EX),$(LAB) check $(call arg,EX) $(if $(value JA),--ja),$(PYTHON) -m lab.say check-needs-ex $(if $(value JA),--ja))
 
 reset: ## back to a clean lab in seconds: queues and mailboxes emptied, settings from .env
 	@$(LAB) reset
@@ -104,7 +104,7 @@ hangup: ## cut a customer off its provider: make hangup WHO=x (or y)
 	@$(LAB) hangup $(call arg,WHO)
 
 install: $(VENV)/.installed ## put the `lab` command in .venv/bin (then: . .venv/bin/activate)
-	@echo "lab is installed: run .venv/bin/lab, or . .venv/bin/activate and then lab"
+	@$(PYTHON) -m lab.say installed $(if $(value JA),--ja)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from lab import config
 from lab.docker import LabError
+from lab.i18n import _
 
 TEACHER = 0  # the teacher's "lab" in Links.role()
 
@@ -83,7 +84,7 @@ def ensure(ids: range) -> Links:
     """The class's links, a secret made for each lab of `ids` that has none (and for the
     teacher); labs no longer in the class lose theirs."""
     if not ids:
-        raise LabError("no class on this machine: start one with `lab class up N`")
+        raise LabError(_("no class on this machine: start one with `lab class up N`"))
     links = read()
     changed = not links.teacher or set(links.learners) != set(ids)
     links.teacher = links.teacher or new_secret()
@@ -96,7 +97,8 @@ def ensure(ids: range) -> Links:
 def renew(ids: range, learner: int) -> Links:
     """A new secret for learner K (1..N): the old link stops working."""
     if not 1 <= learner <= len(ids):
-        raise LabError(f"the class has learners 1 to {len(ids)}: lab class links --renew K")
+        raise LabError(_("the class has learners 1 to {count}: lab class links --renew K").format(
+            count=len(ids)))
     links = ensure(ids)
     links.learners[ids[learner - 1]] = new_secret()
     write(links)

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from lab import config, exercises, faults, overrides, switches
+from lab import config, exercises, faults, i18n, markdown, overrides, switches
 from lab.compose import Lab, LabError, missing_images
 from lab.config import SERVICES, SHELL_HISTORY
+from lab.i18n import Text, _
 from lab.journal import Journal
 from lab.provider_settings import SWITCHES
 from lab.text import printable
@@ -46,14 +47,14 @@ def _each(found: list[Lab], work: Callable[[Lab], str], parallel: int) -> Iterat
             try:
                 yield futures[future], future.result()
             except LabError as err:
-                yield futures[future], f"FAILED: {err}"
+                yield futures[future], _("FAILED: {error}").format(error=i18n.message(err))
 
 
 def up(count: int, report: Callable[[str], None], first: int = 1) -> bool:
     """Start labs first..first+count-1 (those running stay as they are) and record them
     as the class; True if all are healthy."""
     if count < 1 or first < 1:
-        raise LabError("a class has at least one lab, numbered from 1 up: lab class up N [--first K]")
+        raise LabError(_("a class has at least one lab, numbered from 1 up: lab class up N [--first K]"))
     found = labs(range(first, first + count))  # every LAB_ID checked before anything starts
     config.CLASS_FILE.parent.mkdir(exist_ok=True)
     config.CLASS_FILE.write_text(json.dumps({"first": first, "labs": count, "started": time.time()}) + "\n")
@@ -69,13 +70,13 @@ def start(found: list[Lab], report: Callable[[str], None]) -> bool:
         before = lab.states()
         seconds = lab.up(quiet=True)
         if before and all(before.get(s) == "healthy" for s in SERVICES):
-            return "already running, healthy"
-        return f"healthy in {seconds:.1f} s"
+            return _("already running, healthy")
+        return _("healthy in {seconds} s").format(seconds=f"{seconds:.1f}")
 
     results = []
     for lab, said in _each(found, start_one, PARALLEL_STARTS):
         results.append(not said.startswith("FAILED"))
-        report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
+        report(_report(lab, said))
     return all(results)
 
 
@@ -91,10 +92,15 @@ def stop(found: list[Lab], volumes: bool, report: Callable[[str], None]) -> None
         lab.down(volumes=volumes, quiet=True)
         if volumes:  # its journal, progress and DKIM keys go with it: the next class starts afresh
             shutil.rmtree(lab.settings.state_dir, ignore_errors=True)
-        return "removed with its volumes" if volumes else "stopped, volumes kept"
+        return _("removed with its volumes") if volumes else _("stopped, volumes kept")
 
     for lab, said in _each(found, stop_one, PARALLEL_STARTS):
-        report(f"  lab {lab.settings.lab_id:>3} ({lab.project}): {said}")
+        report(_report(lab, said))
+
+
+def _report(lab: Lab, said: str) -> str:
+    return "  " + str(_("lab {lab_id} ({project}): {said}").format(
+        lab_id=f"{lab.settings.lab_id:>3}", project=lab.project, said=said))
 
 
 # --- where everyone is -----------------------------------------------------------------
@@ -148,7 +154,8 @@ def _switches_left(lab: Lab) -> list[str]:
                   if live.values.get(s.name) != lab.settings.provider[s.name]]
     for p in config.PROVIDERS:
         letter = p.service.removeprefix("provider-").upper()
-        words += [f"{letter}: own {line}" for line in overrides.differences(lab.settings, p)]
+        words += [_("{letter}: own {setting}").format(letter=letter, setting=printable(line))
+                  for line in overrides.differences(lab.settings, p)]
     return words
 
 
@@ -167,7 +174,7 @@ def row(lab: Lab) -> Row:
     if moments:
         found.last_time, last = max(moments)
         found.last_action = printable(last)  # learner-written (a typed line, a trace's id)
-    found.left_on = [printable(word) for word in found.left_on]
+    found.left_on = [word if isinstance(word, Text) else printable(word) for word in found.left_on]
     return found
 
 
@@ -181,7 +188,7 @@ def read_progress(found: Row, journal: Journal) -> None:
 def status(parallel: int = 8) -> list[Row]:
     found = labs()
     if not found:
-        raise LabError("no class on this machine: start one with `lab class up N`")
+        raise LabError(_("no class on this machine: start one with `lab class up N`"))
 
     with ThreadPoolExecutor(parallel) as pool:
         return list(pool.map(row, found))
@@ -202,19 +209,34 @@ def progress_cell(row: Row, number: int) -> str:
     return "done" if done else (f"{passed}/{total}" if total else "-")
 
 
+# What `lab class status` says of a lab's health (Row.health stays these English words:
+# the CSV, the class page's data), and of an exercise done
+HEALTH = {"healthy": _("healthy"), "stopped": _("stopped"), "not created": _("not created")}
+
+
+def _cell(text: str, columns: int, right: bool = False) -> str:
+    """`text` (rendered) padded to `columns` terminal columns (a wide character takes two)."""
+    text = i18n.render(text)
+    room = " " * max(0, columns - markdown.width(text))
+    return room + text if right else text + room
+
+
 def table(rows: list[Row]) -> str:
     numbers = [e.number for e in exercises.all_exercises()]
-    head = f"{'lab':>4}  {'health':<10} {'done':>4}  " + " ".join(f"{n:>4}" for n in numbers)
-    lines = [head + "  last action", "-" * (len(head) + 14)]
+    # Translators: the heads of `lab class status`'s columns: a few letters each (lab: 4, health: 10, done: 4)
+    head = f"{_cell(_('lab'), 4, True)}  {_cell(_('health'), 10)} {_cell(_('done'), 4, True)}  " + \
+        " ".join(f"{n:>4}" for n in numbers)
+    lines = [f"{head}  {_('last action')}", "-" * (markdown.width(head) + 14)]
     for r in rows:
         when = time.strftime("%H:%M", time.localtime(r.last_time)) if r.last_time else "--:--"
-        health = r.health if len(r.health) <= 10 else "DEGRADED"
-        cells = " ".join(f"{progress_cell(r, n):>4}" for n in numbers)
-        lines.append(f"{r.lab_id:>4}  {health:<10} {r.done:>4}  {cells}  {when} {r.last_action[:40]}")
-        if r.health != health:
-            lines.append(f"{'':>6}not healthy: {r.health}")
+        health = HEALTH.get(r.health, r.health) if len(r.health) <= 10 else _("DEGRADED")
+        cells = " ".join(_cell(_("done") if progress_cell(r, n) == "done" else progress_cell(r, n), 4, True)
+                         for n in numbers)
+        lines.append(f"{r.lab_id:>4}  {_cell(health, 10)} {r.done:>4}  {cells}  {when} {r.last_action[:40]}")
+        if len(r.health) > 10:
+            lines.append(" " * 6 + str(_("not healthy: {services}").format(services=r.health)))
         if r.left_on:
-            lines.append(f"{'':>6}left on: {', '.join(r.left_on)}")
+            lines.append(" " * 6 + str(_("left on: {what}").format(what=i18n.join(r.left_on, _(", ")))))
     return "\n".join(lines)
 
 

@@ -34,6 +34,7 @@ from lab.config import (
 )
 from lab.docker import LabError, docker, docker_exec, images_present, logs_command
 from lab.docker import logs as docker_logs
+from lab.i18n import _
 from lab.text import printable
 
 COMPOSE_FILE = REPO / "compose.yaml"
@@ -54,7 +55,7 @@ def compose_command() -> tuple[str, ...]:
         return ("docker", "compose")
     if shutil.which("docker-compose"):
         return ("docker-compose",)
-    raise LabError("neither `docker compose` nor `docker-compose` is installed")
+    raise LabError(_("neither `docker compose` nor `docker-compose` is installed"))
 
 
 # Compose commands after which the project's containers may have other ids.
@@ -84,8 +85,11 @@ class Lab:
         environ = {**os.environ, **compose_env(self.settings)}
         done = subprocess.run(command, text=True, capture_output=capture, env=environ)
         if done.returncode != 0:
-            detail = f": {done.stderr.strip()}" if capture else ""
-            raise LabError(f"`{shlex.join(command[:1] + command[-len(args):])}` failed{detail}")
+            failed = shlex.join(command[:1] + command[-len(args):])
+            if capture:  # Compose's own words, as it said them
+                raise LabError(_("`{command}` failed: {said}").format(command=failed,
+                                                                      said=done.stderr.strip()))
+            raise LabError(_("`{command}` failed").format(command=failed))
         return done
 
     def build(self) -> None:
@@ -162,10 +166,11 @@ class Lab:
             for port in PUBLISHED_PORTS:
                 host_port = self.settings.host_port(provider, port)
                 if _taken(host_port):
-                    raise LabError(
-                        f"port 127.0.0.1:{host_port} ({provider.service}'s {port}) is already in use on "
+                    raise LabError(_(
+                        "port 127.0.0.1:{host_port} ({service}'s {port}) is already in use on "
                         "this machine; nothing was started. Free it, or move this lab's ports with "
-                        "HOST_PORT_BASE or LAB_ID in .env, or set PUBLISH_PORTS=off (no host ports at all)")
+                        "HOST_PORT_BASE or LAB_ID in .env, or set PUBLISH_PORTS=off (no host ports at "
+                        "all)").format(host_port=host_port, service=provider.service, port=port))
 
     # --- containers -----------------------------------------------------------------
 
@@ -192,7 +197,8 @@ class Lab:
         try:
             return self.containers()[service]
         except KeyError:
-            raise LabError(f"{service} is not running in lab {self.project}: run `make up`") from None
+            raise LabError(_("{service} is not running in lab {project}: run `make up`").format(
+                service=service, project=self.project)) from None
 
     def _inspect(self) -> dict[str, dict]:
         """service -> `docker inspect` of its container, for this project's containers."""
@@ -246,11 +252,9 @@ class Lab:
                 waiting = dead or [s for s in services if states.get(s) != "healthy"]
                 for service in waiting:
                     sys.stderr.write(self.logs(service, tail=30))
-                raise LabError(
-                    f"not healthy after {timeout:.0f} s: "
-                    + ", ".join(f"{s} ({states.get(s, 'missing')})" for s in waiting)
-                    + " (their last log lines are above)"
-                )
+                sick = ", ".join(f"{s} ({states.get(s, 'missing')})" for s in waiting)
+                raise LabError(_("not healthy after {seconds} s: {services} (their last log lines are "
+                                 "above)").format(seconds=f"{timeout:.0f}", services=sick))
             time.sleep(0.1)
 
     def logs(self, service: str, tail: int | None = None) -> str:
@@ -320,5 +324,5 @@ def ensure_base_image() -> None:
     if images_present(BASE_IMAGE):
         return
     if subprocess.run(["bash", str(BASE_IMAGE_SCRIPT)]).returncode != 0:
-        raise LabError(f"could not get {BASE_IMAGE} (see the messages above)")
+        raise LabError(_("could not get {image} (see the messages above)").format(image=BASE_IMAGE))
 

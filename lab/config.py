@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab.i18n import _
 from lab.provider_settings import (  # noqa: F401 (RETRY_PROFILES, ...: the names the lab imports from here)
     BY_NAME,
     DMARC_POLICIES,
@@ -59,7 +60,8 @@ class SettingError(ValueError):
     """A value in .env (or the environment) that the lab cannot use."""
 
     def __init__(self, setting: str, value: str, problem: str) -> None:
-        super().__init__(f"{setting}={value!r}: {problem}")
+        super().__init__(_("{setting}={value}: {problem}").format(setting=setting, value=repr(value),
+                                                                   problem=problem))
         self.setting = setting
 
 
@@ -255,7 +257,8 @@ def read_env_file(path: Path) -> dict[str, str]:
             continue
         key, sep, value = line.partition("=")
         if not sep:
-            raise SettingError(f"{path.name} line {number}", line, "expected NAME=value")
+            raise SettingError(_("{file} line {number}").format(file=path.name, number=number), line,
+                               _("expected NAME=value"))
         values[key.strip()] = value.strip().strip("'\"")
     return values
 
@@ -263,14 +266,15 @@ def read_env_file(path: Path) -> dict[str, str]:
 def _int_setting(values: dict[str, str], name: str, low: int, high: int) -> int:
     raw = values.get(name, "")
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise SettingError(name, raw, f"must be a whole number from {low} to {high}")
+        raise SettingError(name, raw, _("must be a whole number from {low} to {high}").format(
+            low=low, high=high))
     return int(raw)
 
 
 def _on_off(values: dict[str, str], name: str, default: str) -> bool:
     raw = values.get(name, default)
     if raw not in ("on", "off"):
-        raise SettingError(name, raw, "must be on or off")
+        raise SettingError(name, raw, _("must be on or off"))
     return raw == "on"
 
 
@@ -279,22 +283,24 @@ def _subnet(values: dict[str, str], name: str, lab_id: int) -> ipaddress.IPv4Net
     try:
         net = ipaddress.IPv4Network(raw)
     except ValueError:
-        raise SettingError(name, raw, "must be an IPv4 network such as 10.80.0.0/24") from None
+        raise SettingError(name, raw, _("must be an IPv4 network such as 10.80.0.0/24")) from None
     if net.prefixlen != 24:
-        raise SettingError(name, raw, "must be a /24 network (256 addresses)")
+        raise SettingError(name, raw, _("must be a /24 network (256 addresses)"))
     if not net.is_private:
-        raise SettingError(name, raw, "must lie in a private range (10/8, 172.16/12, 192.168/16)")
+        raise SettingError(name, raw, _("must lie in a private range (10/8, 172.16/12, 192.168/16)"))
     if lab_id:
         octets = str(net.network_address).split(".")
         shifted = int(octets[1]) + lab_id
         moved = f"{octets[0]}.{shifted}.{octets[2]}.0/24"
         if octets[0] != "10":
-            raise SettingError(name, raw, f"LAB_ID={lab_id} moves it out of 10.0.0.0/8 (to {moved}); "
-                               "side-by-side labs need subnets in 10.0.0.0/8")
+            raise SettingError(name, raw, _("LAB_ID={lab_id} moves it out of 10.0.0.0/8 (to {moved}); "
+                                            "side-by-side labs need subnets in 10.0.0.0/8").format(
+                lab_id=lab_id, moved=moved))
         if shifted > 255:
             raise SettingError("LAB_ID", str(lab_id),
-                               f"moves {name}={raw} out of 10.0.0.0/8: with these subnets LAB_ID can "
-                               f"be at most {255 - int(octets[1])}")
+                               _("moves {name}={raw} out of 10.0.0.0/8: with these subnets LAB_ID can "
+                                 "be at most {highest}").format(
+                                   name=name, raw=raw, highest=255 - int(octets[1])))
         net = ipaddress.IPv4Network(moved)
     return net
 
@@ -332,7 +338,7 @@ def load(
         if not PASSWORD_RE.fullmatch(pw):
             raise SettingError(
                 acc.password_setting, pw,
-                "must be 4 to 64 of the characters A-Z a-z 0-9 _ . ! @ # % + = ~ ^ -",
+                _("must be 4 to 64 of the characters A-Z a-z 0-9 _ . ! @ # % + = ~ ^ -"),
             )
         passwords[acc.password_setting] = pw
 
@@ -342,7 +348,8 @@ def load(
         for other_net, other_name in names[i + 1:]:
             if subnets[net].overlaps(subnets[other_net]):
                 raise SettingError(other_name, str(subnets[other_net]),
-                                   f"overlaps {name}={subnets[net]}; each network needs its own /24")
+                                   _("overlaps {name}={subnet}; each network needs its own /24").format(
+                                       name=name, subnet=subnets[net]))
 
     base = _int_setting(values, "HOST_PORT_BASE", 1024, 65535 - PORT_SPAN)
     publish_ports = _on_off(values, "PUBLISH_PORTS", "on")
@@ -352,9 +359,10 @@ def load(
     if publish_ports and last_port > 65535:
         highest = (65535 - PORT_SPAN - base) // LAB_ID_PORT_STRIDE
         raise SettingError("LAB_ID", str(lab_id),
-                           f"needs host ports up to {last_port}, past 65535: with PUBLISH_PORTS=on and "
-                           f"HOST_PORT_BASE={base}, LAB_ID can be at most {highest} "
-                           "(PUBLISH_PORTS=off lifts that limit)")
+                           _("needs host ports up to {last_port}, past 65535: with PUBLISH_PORTS=on and "
+                             "HOST_PORT_BASE={base}, LAB_ID can be at most {highest} "
+                             "(PUBLISH_PORTS=off lifts that limit)").format(
+                               last_port=last_port, base=base, highest=highest))
 
     provider = {}
     for setting in TABLE:

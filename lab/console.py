@@ -20,26 +20,29 @@ import contextlib
 import shlex
 import sys
 
-from lab import cli, config
+from lab import cli, config, i18n
 from lab.compose import Lab
+from lab.i18n import _
 
 ALLOWED = ("list", "show", "check", "reset", "trace", "status", "logs", "dial", "hangup", "fault",
            "restore", "quota-full", "retry-profile", "op25b", "greylist", "dmarc", "dkim", "open-relay",
            "relay-check", "nft")
+PROGRAM = "lab"  # what a refusal begins with, as a program's message does
 TEACHERS_ONLY = ("--teacher",)  # `lab show --teacher N`: the model answers
-HELP = ("Type the lab commands of the exercises here, as in the texts: lab reset, lab check 1, "
-        "lab trace --last, lab fault b-down ... (`help` lists them; Ctrl-D closes this terminal).")
+HELP = _("Type the lab commands of the exercises here, as in the texts: lab reset, lab check 1, "
+         "lab trace --last, lab fault b-down ... (`help` lists them; Ctrl-D closes this terminal).")
 
 
 def refusal(words: list[str]) -> str:
     """Why this line is not run ("" if it may be)."""
     if not words or words[0] not in ALLOWED:
-        return (f"`lab {words[0] if words else ''}` is not for this terminal; here: {', '.join(ALLOWED)}"
-                if words else "")
+        return (_("`lab {command}` is not for this terminal; here: {commands}").format(
+            command=words[0], commands=", ".join(ALLOWED)) if words else "")
     if any(word in TEACHERS_ONLY or word.startswith("--teacher=") for word in words):
-        return "the teacher's pack is the teacher's: `lab show N` shows the exercise"
+        return _("the teacher's pack is the teacher's: `lab show N` shows the exercise")
     if words[0] == "relay-check" and any(w == "host" or w.startswith("--from=host") for w in words):
-        return "`lab relay-check --from host` tries the server's own ports: use --from outsider (or a client)"
+        return _("`lab relay-check --from host` tries the server's own ports: use --from outsider (or a "
+                 "client)")
     return ""
 
 
@@ -48,7 +51,7 @@ def run_line(lab: Lab, line: str) -> int | None:
     try:
         words = shlex.split(line)
     except ValueError as err:
-        print(f"lab: {err}")
+        print(f"{PROGRAM}: {err}")
         return None
     if words and words[0] == "lab":
         words = words[1:]
@@ -58,7 +61,7 @@ def run_line(lab: Lab, line: str) -> int | None:
         print(HELP)
         return None
     if why := refusal(words):
-        print(f"lab: {why}")
+        print(f"{PROGRAM}: {why}")
         return None
     try:
         return cli.main(words, lab=lab)
@@ -73,6 +76,11 @@ def main(argv: list[str]) -> int:
     lab = Lab(config.load(lab_id=lab_id, project=project, in_class=True if unpublished else None))
     with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history at the prompt)
+    with i18n.use(i18n.choose()):  # the page's language (lab/web/terminal.py sets LANG)
+        return _prompt(lab, lab_id)
+
+
+def _prompt(lab: Lab, lab_id: int) -> int:
     print(HELP)
     while True:
         try:
@@ -86,7 +94,8 @@ def main(argv: list[str]) -> int:
         try:
             run_line(lab, line)
         except KeyboardInterrupt:
-            print("\n(stopped)")
+            print()
+            print(_("(stopped)"))
         sys.stdout.flush()
 
 

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from lab import access, switches
 from lab.compose import Lab, docker
 from lab.config import INTERNET, PROVIDER_A, PROVIDER_B
+from lab.i18n import _
 from lab.journal import Journal
 
 A, B = PROVIDER_A.service, PROVIDER_B.service
 REFUSAL = "450 4.3.2 Service temporarily unavailable, try again later"
 
 
-KEEPS = ("X can still send: A accepts the mail and keeps it. Watch A's queue with\n"
-         "  make shell SERVICE=provider-a   then   postqueue -p\n"
-         "and A's log with `lab logs provider-a`.")
+KEEPS = _("X can still send: A accepts the mail and keeps it. Watch A's queue with\n"
+          "  make shell SERVICE=provider-a   then   postqueue -p\n"
+          "and A's log with `lab logs provider-a`.")
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,13 @@ class Fault:
 
     def apply(self, lab: Lab) -> str:
         self.cause(lab)
-        return f"{self.story}\n{self.watch} Undo: make restore FAULT={self.name}"
+        return _("{story}\n{watch} Undo: make restore FAULT={name}").format(
+            story=self.story, watch=self.watch, name=self.name)
 
     def restore(self, lab: Lab) -> str:
         self.cure(lab)
-        return f"Restored ({self.name}). A delivers what it kept at its next retry; nobody has to resend."
+        restored = _("Restored ({name}). A delivers what it kept at its next retry; nobody has to resend.")
+        return restored.format(name=self.name)
 
 
 def _stop(service: str) -> Callable[[Lab], None]:
@@ -92,31 +95,36 @@ def _accept(lab: Lab) -> None:
 
 
 FAULTS = {f.name: f for f in (
-    Fault("b-down", "B's mail server is down: the provider-b container is stopped.",
+    Fault("b-down", _("B's mail server is down: the provider-b container is stopped."),
           _stop(B), _start(B), B),
-    Fault("partition", "The line between A and B is cut: provider-b is detached from the internet "
-          "network (both still run).", _cut, _reconnect, B),
-    Fault("b-refuses", f"B is up but turns mail away for now: its port 25 answers \"{REFUSAL}\".",
-          _refuse, _accept, B),
-    Fault("dns-down", "The lab's DNS is down: A cannot look up B's MX (the dns container is stopped,\n"
-          "and the providers' caches are emptied, as if B's records had reached the end of their TTL).",
+    Fault("partition", _("The line between A and B is cut: provider-b is detached from the internet "
+                         "network (both still run)."), _cut, _reconnect, B),
+    Fault("b-refuses", _("B is up but turns mail away for now: its port 25 answers \"{reply}\".").format(
+        reply=REFUSAL), _refuse, _accept, B),
+    Fault("dns-down", _("The lab's DNS is down: A cannot look up B's MX (the dns container is stopped,\n"
+                        "and the providers' caches are emptied, as if B's records had reached the end of "
+                        "their TTL)."),
           _dns_down, _dns_up, "dns",
-          KEEPS + " Without the emptied cache, A would still know B's MX for up to 300 s (the\n"
-          "records' TTL) after its last lookup, and deliver as if nothing had happened."),
-    Fault("b-crash", "B's machine crashed: the provider-b container was killed (SIGKILL), nothing saved or "
-          "closed in an orderly way.", _kill(B), _start(B), B,
-          KEEPS + " What B had said 250 to is on its disk; a message B stored just before\n"
-          "dying, without A hearing the 250, comes again when A retries: count Y's mail."),
-    Fault("a-crash", "A's machine crashed: the provider-a container was killed (SIGKILL).",
+          _("{keeps} Without the emptied cache, A would still know B's MX for up to 300 s (the\n"
+            "records' TTL) after its last lookup, and deliver as if nothing had happened.").format(
+              keeps=KEEPS)),
+    Fault("b-crash", _("B's machine crashed: the provider-b container was killed (SIGKILL), nothing saved or "
+                       "closed in an orderly way."), _kill(B), _start(B), B,
+          _("{keeps} What B had said 250 to is on its disk; a message B stored just before\n"
+            "dying, without A hearing the 250, comes again when A retries: count Y's mail.").format(
+              keeps=KEEPS)),
+    Fault("a-crash", _("A's machine crashed: the provider-a container was killed (SIGKILL)."),
           _kill(A), _start(A), A,
-          "X cannot send now: X's mail program keeps the message and tries again later. What A\n"
-          "had accepted (250) is on its disk, and A delivers it once it is back."),
-    Fault("b-disk-full", "The disk under B's queue is full: B refuses new mail with "
-          "452 4.3.1 Insufficient system storage.", _disk_full(B, True), _disk_full(B, False), B),
-    Fault("a-disk-full", "The disk under A's queue is full: A refuses X's mail with "
-          "452 4.3.1 Insufficient system storage.", _disk_full(A, True), _disk_full(A, False), A,
-          "X's mail program gets a temporary refusal and keeps the message; nothing is half\n"
-          "accepted. Look at A's log: `lab logs provider-a`."),
+          _("X cannot send now: X's mail program keeps the message and tries again later. What A\n"
+            "had accepted (250) is on its disk, and A delivers it once it is back.")),
+    Fault("b-disk-full", _("The disk under B's queue is full: B refuses new mail with "
+                           "452 4.3.1 Insufficient system storage."),
+          _disk_full(B, True), _disk_full(B, False), B),
+    Fault("a-disk-full", _("The disk under A's queue is full: A refuses X's mail with "
+                           "452 4.3.1 Insufficient system storage."),
+          _disk_full(A, True), _disk_full(A, False), A,
+          _("X's mail program gets a temporary refusal and keeps the message; nothing is half\n"
+            "accepted. Look at A's log: `lab logs provider-a`.")),
 )}
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from lab.config import IMAGES, PROVIDERS, REPO, TLS_DIR, Provider, Settings
 from lab.docker import LabError, docker_exec, docker_fed
+from lab.i18n import _
 from lab.journal import Journal
 
 if TYPE_CHECKING:
@@ -68,11 +69,12 @@ def changes(settings: list[str], unset: list[str]) -> list[Change]:
         key, sep, value = setting.partition("=")
         key = key.strip()
         if not sep or not KEY.fullmatch(key):
-            raise LabError(f"{setting!r}: write KEY=VALUE, e.g. smtpd_banner='$myhostname ESMTP'")
+            raise LabError(_("{setting}: write KEY=VALUE, e.g. smtpd_banner='$myhostname ESMTP'").format(
+                setting=repr(setting)))
         found.append(Change(key, value.strip()))
     found += [Change(key.strip(), None) for key in unset]
     if not found:
-        raise LabError("say what to set (KEY=VALUE) or to unset (--unset KEY)")
+        raise LabError(_("say what to set (KEY=VALUE) or to unset (--unset KEY)"))
     return found
 
 
@@ -150,13 +152,14 @@ def postconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
     """Try the changes on Postfix, then keep them and make the running Postfix use them."""
     relay = [c.key for c in wanted if c.key in RELAY_SETTINGS]
     if relay:
-        raise LabError(f"{relay[0]} decides who may relay, which the sandbox leaves to the lab: it is never "
-                       "an open relay but through exercise 5's switch (lab open-relay on)")
+        raise LabError(_("{key} decides who may relay, which the sandbox leaves to the lab: it is never "
+                         "an open relay but through exercise 5's switch (lab open-relay on)").format(
+            key=relay[0]))
     said = _try_postfix(lab, provider, wanted)
     if said:
         _refused(lab, "postconf", provider, wanted, said)
-        raise LabError(f"Postfix refuses it, nothing was written and {provider.service} serves as before:\n"
-                       + said)
+        raise LabError(_("Postfix refuses it, nothing was written and {service} serves as before:\n"
+                         "{said}").format(service=provider.service, said=said))
     write(lab.settings, provider, POSTFIX_FILE, merged(read(lab.settings, provider, POSTFIX_FILE), wanted))
     live = [c.postconf_argument for c in wanted if c.value is not None]
     for c in wanted:
@@ -173,7 +176,8 @@ def _try_postfix(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
     """What Postfix says of the changes, on a copy of the running provider's /etc/postfix."""
     copy = docker_exec(lab.container(provider.service), ["tar", "-C", "/etc/postfix", "-cf", "-", "."])
     if copy.returncode:
-        raise LabError(f"{provider.service}: cannot read its Postfix configuration: {copy.stderr.decode()}")
+        raise LabError(_("{service}: cannot read its Postfix configuration: {error}").format(
+            service=provider.service, error=copy.stderr.decode()))
     # (no network, no volume: a Postfix of its own, with the provider's certificates)
     trial = docker_fed(
         "run", "--rm", "-i", "--network", "none", "--cap-drop", "ALL",
@@ -189,8 +193,8 @@ def _try_postfix(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
     if trial.returncode == 1 and said:
         return said
     if trial.returncode:  # the trial itself did not run: nothing is known, nothing is kept
-        raise LabError(f"could not try the settings on a copy of {provider.service}'s Postfix: "
-                       f"{trial.stderr.decode(errors='replace').strip() or said}")
+        raise LabError(_("could not try the settings on a copy of {service}'s Postfix: {error}").format(
+            service=provider.service, error=trial.stderr.decode(errors="replace").strip() or said))
     return ""
 
 
@@ -202,8 +206,8 @@ def doveconf(lab: Lab, provider: Provider, wanted: list[Change]) -> str:
     if tried.returncode:
         said = (tried.stdout + tried.stderr).decode(errors="replace").strip()
         _refused(lab, "doveconf", provider, wanted, said)
-        raise LabError(f"Dovecot refuses it, nothing was written and {provider.service} serves as before:\n"
-                       + said)
+        raise LabError(_("Dovecot refuses it, nothing was written and {service} serves as before:\n"
+                         "{said}").format(service=provider.service, said=said))
     write(lab.settings, provider, DOVECOT_FILE, candidate)
     lab.run(provider.service, "doveadm", "reload")
     for c in wanted:
@@ -221,11 +225,12 @@ def _refused(lab: Lab, command: str, provider: Provider, wanted: list[Change], s
 
 
 def _said(settings: Settings, provider: Provider, wanted: list[Change], daemon: str) -> str:
-    done = [f"  {c.key} = {c.value}" if c.value is not None else f"  {c.key}: back to the lab's own value"
-            for c in wanted]
-    return (f"{provider.service}'s {daemon} now runs with:\n" + "\n".join(done) + "\n"
-            f"Kept in {folder(settings, provider).relative_to(REPO)}/ and read at every start; "
-            "`lab status` lists them, `lab reset --overrides` clears them.")
+    done = [f"  {c.key} = {c.value}" if c.value is not None else
+            "  " + str(_("{key}: back to the lab's own value").format(key=c.key)) for c in wanted]
+    runs = _("{service}'s {daemon} now runs with:").format(service=provider.service, daemon=daemon)
+    kept = _("Kept in {folder}/ and read at every start; `lab status` lists them, `lab reset --overrides` "
+             "clears them.").format(folder=folder(settings, provider).relative_to(REPO))
+    return "\n".join([str(runs), *done, str(kept)])
 
 
 def clear(settings: Settings) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from lab import dnszones, netseal
 from lab.compose import Lab, LabError
 from lab.config import PROVIDERS, Provider
+from lab.i18n import _
 from lab.provider_settings import (
     BY_NAME,
     FILTER,
@@ -92,7 +93,8 @@ def switch(lab: Lab, name: str, value: str, service: str | None = None) -> None:
     value = setting.aliases.get(value, value)
     if value not in setting.choices:
         words = ", ".join(setting.aliases or setting.choices)
-        raise LabError(f"no {setting.command} {value!r}; choose one of {words}")
+        raise LabError(_("no {command} {value}; choose one of {words}").format(
+            command=setting.command, value=repr(value), words=words))
     chosen = targets(setting, service)
     if setting.applied == ZONE:
         return _publish(lab, setting, value)
@@ -121,7 +123,8 @@ def _publish(lab: Lab, setting: Setting, value: str) -> None:
     deadline = time.monotonic() + 10
     while any(live.values.get(setting.name) != value for live in state(lab).values()):
         if time.monotonic() > deadline:
-            raise LabError(f"the lab's DNS still publishes another {setting.name} than {value!r}")
+            raise LabError(_("the lab's DNS still publishes another {name} than {value}").format(
+                name=setting.name, value=repr(value)))
         time.sleep(0.2)
 
 

@@ -3,8 +3,10 @@ keeps its English value and shows itself in the language asked for; that every s
 marked in lab/ has a Japanese entry that is neither fuzzy nor stale, with the English
 placeholders and every command, address and reply code of the English kept verbatim;
 that the compiled .mo says what the .po says and ships with the package; and that no
-sentence a learner meets in the checks, `lab check`, `lab trace`, dial-up and reset is
-left unmarked. The glossary's words: test_32_glossary.py; a Japanese learner's run
+sentence a learner meets in the checks, `lab check`, `lab trace`, dial-up and reset,
+`lab up`/`status`/`config`, faults, switches, `lab postconf`, `lab class`, `lab web`,
+.env's errors, make's own words, the web view's words and the class server is left
+unmarked. The glossary's words: test_32_glossary.py; a Japanese learner's run
 against a live lab: test_33_japanese_run.py."""
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from __future__ import annotations
 import ast
 import gettext
 import json
+import os
 import pickle
 import re
+import subprocess
+import sys
 from fnmatch import fnmatch
 
 import pytest
@@ -203,24 +208,91 @@ def test_every_step_reads_in_japanese(exercise):
             assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", japanese), text
 
 
+def test_the_web_views_words_are_the_catalogs():
+    """lab/web/words.py: every word of the pages has its Japanese; the switch names the other
+    language in that language."""
+    from lab.web import words
+
+    english, japanese = words.table("en"), words.table("ja")
+    assert english.keys() == japanese.keys()
+    assert english["exercise.check"] == "Check my work" and japanese["exercise.check"] == "答え合わせ"
+    assert (english["language"], english["language.to"]) == ("日本語", "ja")
+    assert (japanese["language"], japanese["language.to"]) == ("English", "en")
+    same = [key for key in english if english[key] == japanese[key] and not key.startswith("language")]
+    assert same == []
+    assert "{where}" in japanese["where.waiting"] and "{name}" in japanese["fault.named"]  # lab.js fills them
+
+
+def _japanese_environment() -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("LANGUAGE", "LC_ALL", "LC_MESSAGES")}
+    return {**environ, "LANG": "ja_JP.UTF-8"}
+
+
+def test_an_env_error_speaks_japanese_with_the_standard_library_only():
+    """.env's errors come before any virtualenv exists (`make up`): `python3 -S` (no site
+    packages at all) under LANG=ja_JP.UTF-8 says what is wrong in Japanese, the value quoted."""
+    done = subprocess.run([sys.executable, "-S", "-m", "lab", "config"], cwd=REPO, capture_output=True,
+                          text=True, env={**_japanese_environment(), "OP25B": "maybe"}, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr.splitlines() == ["エラー: OP25B='maybe': on か off にします",
+                                        "(.env か環境変数で直します。何も起動しませんでした)"], done.stderr
+    english = subprocess.run([sys.executable, "-S", "-m", "lab", "config"], cwd=REPO, capture_output=True,
+                             text=True, env={**os.environ, "OP25B": "maybe"}, timeout=60)
+    assert english.stderr.splitlines()[0] == "error: OP25B='maybe': must be on or off"
+
+
+def test_make_speaks_japanese_too():
+    """What make itself says (lab/say.py): `make check` without EX."""
+    done = subprocess.run(["make", "-s", "check"], cwd=REPO, capture_output=True, text=True,
+                          env=_japanese_environment(), timeout=60)
+    assert done.returncode == 2
+    assert "どの演習かを指定します: make check EX=1 (make lab で一覧を表示します)" in done.stderr, done.stderr
+
+
 # --- nothing unmarked: every sentence a learner meets is a _() or ngettext() call -------
 
 SCOPE = ["lab/checker.py", "lab/trace.py", "lab/tracedraw.py", "lab/access.py", "lab/reset.py",
          "lab/commands/learner.py", "lab/exercises/__init__.py", "lab/cli.py",
-         *sorted(str(p.relative_to(REPO)) for p in (REPO / "lab/exercises").glob("*/check.py"))]
+         *sorted(str(p.relative_to(REPO)) for p in (REPO / "lab/exercises").glob("*/check.py")),
+         # `lab up`/`status`/`config`, faults and switches, the admin's settings, `lab class`, `lab web`,
+         # .env's errors, what make says, the web view's words and the class server
+         "lab/commands/lifecycle.py", "lab/commands/switches.py", "lab/commands/admin.py",
+         "lab/commands/classroom.py", "lab/commands/web.py", "lab/classroom.py", "lab/provider_settings.py",
+         "lab/overrides.py", "lab/faults.py", "lab/switches.py", "lab/config.py", "lab/say.py",
+         "lab/web/words.py", "lab/web/views.py", "lab/web/classserver.py", "lab/compose.py",
+         "lab/classlinks.py", "lab/console.py"]
 MARKS = {"_", "ngettext"}
 # Calls whose argument a person reads: it may be a variable or a call, never bare English.
 SHOWN = {"passed": 0, "failed": 0, "LabError": 0, "print": 0, "say": 0, "Event": 4}
 # Calls whose string arguments are no sentence: patterns, commands, setting names.
 NOT_SHOWN = {"re", "search", "match", "fullmatch", "findall", "compile", "sub", "split", "typed", "typed_at",
              "run", "docker_exec", "docker", "postconf", "get", "startswith", "endswith", "label", "events",
-             "add_argument", "mailbox_events", "replace", "decode", "encode", "strftime", "removeprefix"}
+             "add_argument", "mailbox_events", "replace", "decode", "encode", "strftime", "removeprefix",
+             "add_parser", "become", "docker_fed"}  # argparse's help stays English, as `lab --help` does
 WORDS = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
 SHELL = re.compile(r"[$|;&]")  # a script run in a container, not a sentence
 # Strings with words that no person reads as the lab's sentence, each with why.
 NOT_PROSE = {
     ("lab/tracedraw.py", "    Note over "): "Mermaid's own syntax",
     ("lab/exercises/__init__.py", "Model answers"): "a heading the teacher's pack is parsed by",
+    ("lab/commands/lifecycle.py", "mx, smtp, pop, imap.provider-a.test"): "the provider's host names",
+    ("lab/commands/lifecycle.py", "mx, smtp, pop, imap.provider-b.test"): "the same",
+    ("lab/commands/lifecycle.py", "  dig MX provider-b.test"): "a command to type, in `make up`'s summary",
+    ("lab/commands/lifecycle.py",
+     "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\"): "the same",
+    ("lab/commands/switches.py", "LAB SWITCH: "): "a switch's line of `lab --help` (which stays English)",
+    ("lab/classroom.py", "not created"): "a lab's health as data (the CSV, the class page): see HEALTH",
+    ("lab/classroom.py", "lab check "): "a command, as `lab class status` shows a lab's last action",
+    ("lab/provider_settings.py", "` at every start)"): "the README's table of settings (English, as is the "
+                                                        "README)",
+    ("lab/faults.py", "450 4.3.2 Service temporarily unavailable, try again later"): "B's SMTP reply",
+    ("lab/config.py", "debian:bookworm-slim"): "an image's name",
+    ("lab/compose.py", "maillab: ready"): "the line a container logs when it is ready (READY_LINE)",
+    ("lab/compose.py", ": no container\n"): "a heading of the logs a failed start shows, beside Docker's",
+    ("lab/web/views.py", "hung up"): "a machine's state as data: the page shows W['state.hung up']",
+    ("lab/web/views.py", "cut off"): "the same",
+    ("lab/web/classserver.py", "this link was renewed"): "a websocket's close reason: the page shows its own "
+                                                          "words for the code (term.revoked)",
 }
 
 
@@ -252,7 +324,8 @@ def bare_english(node: ast.AST) -> bool:
 def findings(path: str) -> list[str]:
     tree = ast.parse((REPO / path).read_text())
     docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef)) and n.body
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and n.body
                   and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
     quiet: set[int] = set(docstrings)  # strings no person reads as a sentence
     found = []

@@ -21,6 +21,7 @@ HEADER = re.compile(r"^\| 用語 \| 英語 \| 意味 \|\n\| --- \| --- \| --- \|
 NOT_THE_TERM = {
     "holds": "to hold, to contain (a mailbox holds mail), not Postfix's hold queue",
     "holding": "the same",
+    "may hold": "the same: what a queue may hold before new mail waits (MAX_QUEUE_SIZE)",
 }
 
 
@@ -93,6 +94,8 @@ def terms_in(msgid: str, terms: list[Term]) -> list[Term]:
     """The glossary terms a sentence uses, the longest first: "delivery status
     notification" is one term, not a delivery too; "forward lookup" is no forwarding."""
     text, found = prose(msgid), []
+    for phrase in (p for p in NOT_THE_TERM if " " in p):  # a phrase: taken out before any term is looked for
+        text = re.sub(rf"\b{re.escape(phrase)}\b", " ", text, flags=re.I)
     for term, spelling in sorted(((t, e) for t in terms for e in t.english), key=lambda p: -len(p[1])):
         for match in list(pattern(spelling).finditer(text)):
             if match.group(0).lower() in NOT_THE_TERM:

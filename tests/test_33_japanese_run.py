@@ -2,8 +2,10 @@
 reset lab prints every step's title and each hint in Japanese, and after the reference
 solution its evidence in Japanese, with what the lab saw (the commands typed) quoted
 verbatim; `lab trace --last` tells the story's steps in Japanese, in the terminal and in
-its Mermaid file, with the servers' replies verbatim. (The web page's Japanese check and
-journey come with the learner's workspace.)"""
+its Mermaid file, with the servers' replies verbatim; `lab status`, a switch (`lab op25b
+off`, then on), `lab postconf`'s answer and `lab class status`'s table of a live lab are
+Japanese too, with the settings and commands verbatim. (The web page's Japanese check and
+journey: test_23_web.py; .env's errors and make's words: test_31_language.py.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 
 import pytest
 
-from lab import config, exercises
+from lab import classroom, config, exercises, i18n
 from lab.config import PROVIDER_A, PROVIDER_B, Y
 from tests import solutions
 from tests.harness import wait_until
@@ -91,3 +93,37 @@ def test_lab_trace_tells_the_story_in_japanese(lab, japanese):
     assert diagram.startswith("sequenceDiagram")
     assert "X->>A: 1. 送信: サブミッション (587、STARTTLS)" in diagram, diagram
     assert "A->>B: 4. 受け渡し: SMTP で" in diagram and "いま " in diagram, diagram
+
+
+@pytest.mark.disruptive
+def test_status_a_switch_and_the_class_table_speak_japanese(lab, japanese, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(config, "CLASS_FILE", tmp_path / "class.json")  # no class on this machine
+    lab_ok(lab, "reset")
+    out = lab_ok(lab, "status")
+    assert re.search(r"^  provider-b +正常$", out, re.M), out
+    assert re.search(r"^  client-x +正常  \(接続中\)$", out, re.M), out
+    assert "スイッチ:" in out and "利用者の 25 番ポートをブロック中、DMARC p=reject、" in out, out
+    assert "(最後のリセットから 0 件をブロック)" in out, out
+    assert english_left(out) == [], out
+    try:
+        out = lab_ok(lab, "op25b", "off")
+        assert out.startswith("LAB SWITCH: 25 番ポートのブロックは OFF です。"), out
+        assert out.rstrip().endswith("元に戻すには: lab op25b on") and english_left(out) == [], out
+        out = lab_ok(lab, "postconf", PROVIDER_B.service, "smtpd_banner=$myhostname ESMTP maillab-ja")
+        assert out.startswith(f"{PROVIDER_B.service} の Postfix は、いま次の設定で動いています:\n"
+                              "  smtpd_banner = $myhostname ESMTP maillab-ja\n"), out  # the setting verbatim
+        assert "`lab reset --overrides` で消せます。" in out and english_left(out) == [], out
+        with i18n.use("ja"):
+            table = classroom.table([classroom.row(lab)])
+        head, _rule, line, *more = table.splitlines()
+        assert head.startswith("ラボ  状態") and head.endswith("最後の操作"), table
+        assert re.search(r"^ +\d+  正常 ", line), table
+        assert more == ["      戻し忘れ: A: op25b off、B: op25b off、B: 自分の設定 smtpd_banner = "
+                        "$myhostname ESMTP maillab-ja"], table
+        assert english_left(table) == [], table
+    finally:
+        lab_ok(lab, "op25b", "on")
+        lab_ok(lab, "reset", "--overrides")
+    code, _ = lab_command(lab, "class", "status")  # no class on this machine: refused, in Japanese
+    assert code == 1
+    assert "エラー: このマシンにはクラスがありません。`lab class up N` で始めます" in capsys.readouterr().err

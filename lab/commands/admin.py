@@ -9,6 +9,7 @@ from lab import overrides
 from lab.commands import Exit, command
 from lab.compose import Lab
 from lab.config import PROVIDERS
+from lab.i18n import _
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +25,8 @@ def _run(lab: Lab, args: argparse.Namespace, name: str, apply) -> Exit:
     if not args.settings and not args.unset:
         mine = overrides.read(lab.settings, provider, name)
         print("\n".join(f"{k} = {v}" for k, v in mine.items()) if mine
-              else f"{provider.service} runs with the lab's own settings only ({name}).")
+              else _("{service} runs with the lab's own settings only ({file}).").format(
+                  service=provider.service, file=name))
         return Exit.OK
     print(apply(lab, provider, overrides.changes(args.settings, args.unset)))
     return Exit.OK

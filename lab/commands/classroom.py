@@ -12,6 +12,7 @@ from lab import classlinks, classroom, config
 from lab.commands import Exit, command
 from lab.commands.web import Serve, serve_until_stopped
 from lab.compose import Lab, LabError
+from lab.i18n import _
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,12 +50,15 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 def class_(lab: Lab, args: argparse.Namespace) -> Exit:
     """a class on this server: lab class up N | status | export | web | links | down | clean"""
     if args.action == "up":
-        print(f"Starting a class of {args.count} labs, {classroom.PARALLEL_STARTS} at a time ...", flush=True)
+        print(_("Starting a class of {count} labs, {parallel} at a time ...").format(
+            count=args.count, parallel=classroom.PARALLEL_STARTS), flush=True)
         started = time.monotonic()
         ok = classroom.up(args.count, lambda line: print(line, flush=True), first=args.first)
         took = time.monotonic() - started
-        print(f"{'All' if ok else 'Not all'} {args.count} labs healthy after {took:.0f} s. A learner works "
-              "in lab N with LAB_ID=N, e.g. `LAB_ID=3 make shell SERVICE=client-x`.")
+        healthy = _("All {count} labs healthy after {seconds} s.") if ok else \
+            _("Not all {count} labs healthy after {seconds} s.")
+        print(healthy.format(count=args.count, seconds=f"{took:.0f}"),
+              _("A learner works in lab N with LAB_ID=N, e.g. `LAB_ID=3 make shell SERVICE=client-x`."))
         return Exit.OK if ok else Exit.FAILED
     if args.action == "web":
         return _web(lab, args)
@@ -68,7 +72,7 @@ def class_(lab: Lab, args: argparse.Namespace) -> Exit:
         print(classroom.table(rows))
     elif args.output:
         args.output.write_text(classroom.export(rows))
-        print(f"{len(rows)} labs written to {args.output}", file=sys.stderr)
+        print(_("{count} labs written to {file}").format(count=len(rows), file=args.output), file=sys.stderr)
     else:
         print(classroom.export(rows), end="")
     return Exit.OK if all(r.health == "healthy" for r in rows) else Exit.FAILED
@@ -80,11 +84,11 @@ def _web(lab: Lab, args: argparse.Namespace) -> Exit:
     names = tuple(args.name)
     cert, key = args.cert, args.key
     if (cert is None) != (key is None):
-        raise LabError("TLS needs both: --cert FILE --key FILE")
+        raise LabError(_("TLS needs both: --cert FILE --key FILE"))
     if args.lab_ca and cert is None:
         cert, key = tls.class_certificate(list(names or (args.bind,)))
     if args.idle <= 0:
-        raise LabError("--idle is a number of minutes above 0")
+        raise LabError(_("--idle is a number of minutes above 0"))
 
     def serve() -> Serve:
         from lab.web import classserver
@@ -93,9 +97,10 @@ def _web(lab: Lab, args: argparse.Namespace) -> Exit:
         return lambda ports, ready: classserver.serve(options, ports, ready)
 
     host = (names or (args.bind,))[0]
-    return serve_until_stopped(lab, args.port or lab.settings.browser_port, "class", serve,
-                               "the labs keep running", "https" if cert else "http", host,
-                               "the links, each learner's and yours: lab class links -o links.csv")
+    # Translators: what `lab class web` serves ("maillab's class: open ... in a browser", "class stopped")
+    return serve_until_stopped(lab, args.port or lab.settings.browser_port, _("class"), serve,
+                               _("the labs keep running"), "https" if cert else "http", host,
+                               _("the links, each learner's and yours: lab class links -o links.csv"))
 
 
 def _links(args: argparse.Namespace) -> Exit:
@@ -103,13 +108,14 @@ def _links(args: argparse.Namespace) -> Exit:
     links = classlinks.renew(ids, args.renew) if args.renew else classlinks.ensure(ids)
     text = classlinks.table(links, ids, classlinks.base_url())
     if args.renew:
-        print(f"learner {args.renew} (lab {ids[args.renew - 1]}) has a new link; the old one no longer opens "
-              "anything", file=sys.stderr)
+        renewed = _("learner {learner} (lab {lab_id}) has a new link; the old one no longer opens anything")
+        print(renewed.format(learner=args.renew, lab_id=ids[args.renew - 1]), file=sys.stderr)
     if args.output:
         descriptor = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:
             out.write(text)
-        print(f"{len(ids)} learners' links and the teacher's written to {args.output}", file=sys.stderr)
+        print(_("{count} learners' links and the teacher's written to {file}").format(
+            count=len(ids), file=args.output), file=sys.stderr)
     else:
         print(text, end="")
     return Exit.OK

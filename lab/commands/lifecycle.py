@@ -6,9 +6,10 @@ import argparse
 import shutil
 import sys
 
-from lab import access, composeenv, config, docker, netseal, overrides, provider_settings, switches
+from lab import access, composeenv, config, docker, i18n, netseal, overrides, provider_settings, switches
 from lab.commands import Exit, command
 from lab.compose import Lab, compose_command
+from lab.i18n import _
 from lab.journal import Journal
 
 
@@ -16,46 +17,53 @@ def summary(lab: Lab, seconds: float) -> str:
     """What `make up` prints: what runs where, the accounts, what to try first."""
     s = lab.settings
     rows = [
-        ("dns", "ns.test: the lab's DNS, root of its internet", s.address("dns")),
+        ("dns", _("ns.test: the lab's DNS, root of its internet"), s.address("dns")),
         ("provider-a", "mx, smtp, pop, imap.provider-a.test", s.address("provider-a")),
         ("provider-b", "mx, smtp, pop, imap.provider-b.test", s.address("provider-b")),
-        ("client-x", "X, a customer of A (on access-a)", s.address("client-x", "access-a")),
-        ("client-y", "Y, a customer of B (on access-b)", s.address("client-y", "access-b")),
-        ("outsider", "a stranger on the internet", s.address("outsider")),
+        ("client-x", _("X, a customer of A (on access-a)"), s.address("client-x", "access-a")),
+        ("client-y", _("Y, a customer of B (on access-b)"), s.address("client-y", "access-b")),
+        ("outsider", _("a stranger on the internet"), s.address("outsider")),
     ]
-    lines = [f"maillab is up: project {lab.project}, all {len(rows)} services healthy ({seconds:.1f} s)"]
+    up = _("maillab is up: project {project}, all {count} services healthy ({seconds} s)")
+    lines: list[str] = [up.format(project=lab.project, count=len(rows), seconds=f"{seconds:.1f}")]
     lines.append("")
     lines += [f"  {svc:<11} {addr:<13} {what}" for svc, what, addr in rows]
-    lines += ["", "Accounts (passwords are set in .env):"]
+    lines += ["", _("Accounts (passwords are set in .env):")]
     for acc in config.ACCOUNTS.values():
         lines.append(f"  {acc.address:<20} {acc.password_setting}={s.passwords[acc.password_setting]}")
     if s.publish_ports:
-        lines += ["", "On this machine (127.0.0.1), for a desktop mail client:"]
+        lines += ["", _("On this machine (127.0.0.1), for a desktop mail client:")]
         for p in config.PROVIDERS:
             ports = ", ".join(f"{name} {s.host_port(p, port)}"
                               for port, name in config.PUBLISHED_PORTS.items())
             lines.append(f"  {p.service}: {ports}")
     else:
-        lines += ["", "No ports on this machine (PUBLISH_PORTS=off): work inside the containers."]
-    lines += ["", "Switches (.env; `lab status` shows them live, `lab config` all the settings):"]
+        lines += ["", _("No ports on this machine (PUBLISH_PORTS=off): work inside the containers.")]
+    lines += ["", _("Switches (.env; `lab status` shows them live, `lab config` all the settings):")]
     lines += [f"  {t.env}={s.provider[t.name]}: {t.what}" for t in provider_settings.SWITCHES if t.env]
     lines += [
         "",
-        "Next: open a shell as X with `make shell SERVICE=client-x` and try",
+        _("Next: open a shell as X with `make shell SERVICE=client-x` and try"),
         "  dig MX provider-b.test",
         "  swaks --server smtp.provider-a.test:587 --tls --auth-user x@provider-a.test \\",
         f"        --auth-password {s.passwords['X_PASSWORD']} \\",
         "        --from x@provider-a.test --to y@provider-b.test",
         "",
-        "Learn step by step: `make lab` lists the exercises, `make show EX=1` opens the first.",
+        _("Learn step by step: `make lab` lists the exercises, `make show EX=1` opens the first."),
     ]
-    return "\n".join(lines)
+    return "\n".join(map(i18n.render, lines))
+
+
+# Docker's words for a container's state, as `lab status` shows them
+_STATES = {"healthy": _("healthy"), "starting": _("starting"), "unhealthy": _("unhealthy"),
+           "missing": _("missing"), "exited": _("exited"), "running": _("running"), "paused": _("paused")}
 
 
 @command("up")
 def up(lab: Lab, args: argparse.Namespace) -> Exit:
     """start the lab and wait until every service is healthy"""
-    print(f"Starting maillab (project {lab.project}) with {' '.join(compose_command())} ...", flush=True)
+    print(_("Starting maillab (project {project}) with {compose} ...").format(
+        project=lab.project, compose=" ".join(compose_command())), flush=True)
     seconds = lab.up()
     print(summary(lab, seconds))
     return Exit.OK
@@ -65,7 +73,8 @@ def up(lab: Lab, args: argparse.Namespace) -> Exit:
 def down(lab: Lab, args: argparse.Namespace) -> Exit:
     """stop the lab; mailboxes and queues are kept"""
     lab.down()
-    print(f"maillab {lab.project} stopped; mailboxes and queues are kept (`make clean` deletes them).")
+    print(_("maillab {project} stopped; mailboxes and queues are kept (`make clean` deletes them).").format(
+        project=lab.project))
     return Exit.OK
 
 
@@ -75,7 +84,7 @@ def clean(lab: Lab, args: argparse.Namespace) -> Exit:
     lab.down(volumes=True)
     shutil.rmtree(lab.settings.state_dir / "dkim", ignore_errors=True)  # new keys at the next start
     Journal(lab.settings).start_over()  # what was done in the deleted lab no longer counts
-    print(f"maillab {lab.project} stopped and its volumes deleted.")
+    print(_("maillab {project} stopped and its volumes deleted.").format(project=lab.project))
     return Exit.OK
 
 
@@ -97,13 +106,16 @@ def show_config(lab: Lab, args: argparse.Namespace) -> Exit:
     if args.markdown:
         print(provider_settings.markdown(), end="")
         return Exit.OK
-    print(f"# .env is valid; project {lab.project} would use:")
+    print(_("# .env is valid; project {project} would use:").format(project=lab.project))
     for key, value in sorted(composeenv.compose_env(lab.settings).items()):
         print(f"{key}={value}")
-    print("\n# the providers' settings (lab/provider_settings.py): .env's value, and its default")
+    print()
+    print(_("# the providers' settings (lab/provider_settings.py): .env's value, and its default"))
     for t in provider_settings.TABLE:
-        print(f"{t.env or '-':<26} {lab.settings.provider[t.name]:<8} default {t.default:<7} {t.what}"
-              + ("" if t.env else " (a switch of the running lab only)"))
+        what = t.what if t.env else _("{what} (a switch of the running lab only)").format(what=t.what)
+        print(_("{env} {value} default {default} {what}").format(
+            env=f"{t.env or '-':<26}", value=f"{lab.settings.provider[t.name]:<8}", default=f"{t.default:<7}",
+            what=what))
     return Exit.OK
 
 
@@ -112,25 +124,31 @@ def status(lab: Lab, args: argparse.Namespace) -> Exit:
     """each service's state, and whether the customers are dialled in"""
     states = lab.states()
     if not states:
-        print(f"maillab {lab.project} is not running: start it with `make up`.")
+        print(_("maillab {project} is not running: start it with `make up`.").format(project=lab.project))
         return Exit.FAILED
     for service in config.SERVICES:
         state = states.get(service, "missing")
-        line = f"  {service:<11} {state}"
+        line = f"  {service:<11} {_STATES.get(state, state)}"
         if service.startswith("client-") and state == "healthy":
             who = service.removeprefix("client-")
-            line += "  (dialled in)" if access.is_online(lab, who) else f"  (hung up: lab dial {who})"
+            said = _("(dialled in)") if access.is_online(lab, who) else \
+                _("(hung up: lab dial {who})").format(who=who)
+            line += f"  {said}"
         print(line)
     healthy = all(states.get(s) == "healthy" for s in config.SERVICES)
     if all(states.get(p.service) == "healthy" for p in config.PROVIDERS):
-        print("Switches:")
+        print(_("Switches:"))
         for service, provider in switches.state(lab).items():
-            blocked = f" ({provider.blocked} blocked since the last reset)" if provider.op25b else ""
-            print(f"  {service:<11} {', '.join(provider.on())}{blocked}")
+            blocked = _("({count} blocked since the last reset)").format(count=provider.blocked) \
+                if provider.op25b else ""
+            blocked = f" {blocked}" if blocked else ""
+            print(f"  {service:<11} {i18n.join(provider.on(), _(', '))}{blocked}")
     for p in config.PROVIDERS:
         if own := overrides.differences(lab.settings, p):
             where = overrides.folder(lab.settings, p).relative_to(config.REPO)
-            print(f"Settings of your own for {p.service} ({where}/; lab reset --overrides clears them):")
+            own_settings = _("Settings of your own for {service} ({where}/; lab reset --overrides clears "
+                             "them):")
+            print(own_settings.format(service=p.service, where=where))
             print("\n".join(f"  {line}" for line in own))
     return Exit.OK if healthy else Exit.FAILED
 

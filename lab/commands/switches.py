@@ -8,6 +8,7 @@ import argparse
 from lab import config, faults, probes, relaycheck, switches
 from lab.commands import Exit, command
 from lab.compose import Lab
+from lab.i18n import _
 from lab.journal import Journal
 from lab.provider_settings import SWITCHES, Setting
 
@@ -23,8 +24,9 @@ def _relay_check_arguments(parser: argparse.ArgumentParser) -> None:
 def relay_check(lab: Lab, args: argparse.Namespace) -> Exit:
     """try every relay trick against a provider; exit 1 if any works"""
     provider = next(p for p in config.PROVIDERS if p.service == args.server)
-    where = "this machine, through 127.0.0.1" if args.vantage == probes.HOST else args.vantage
-    print(f"Relay check of {provider.service} port {args.port}, from {where}:", flush=True)
+    where = _("this machine, through 127.0.0.1") if args.vantage == probes.HOST else args.vantage
+    print(_("Relay check of {service} port {port}, from {where}:").format(
+        service=provider.service, port=args.port, where=where), flush=True)
     attempts = probes.relay_check(lab, args.vantage, provider, args.port)
     print(relaycheck.table(attempts))
     relayed = sum(a.relayed for a in attempts)
@@ -48,7 +50,7 @@ def restore(lab: Lab, args: argparse.Namespace) -> Exit:
         print(faults.FAULTS[args.fault].restore(lab))
     else:
         faults.restore_all(lab)
-        print("Every fault is undone: B runs and is connected, accepts mail, and the DNS answers.")
+        print(_("Every fault is undone: B runs and is connected, accepts mail, and the DNS answers."))
     Journal(lab.settings).record("restore", name=args.fault or "all")
     return Exit.OK
 
@@ -71,7 +73,9 @@ def _switch_command(setting: Setting) -> None:
         switches.switch(lab, setting.name, value, provider)
         where = {"provider": provider} if provider else {}
         Journal(lab.settings).record(setting.command, value=value, **where)
-        print(setting.said[value].format(provider=provider, greylist_delay=lab.settings.greylist_delay))
+        schedule = ", ".join(f"{k}={v}" for k, v in setting.postconf.get(value, {}).items())
+        print(setting.said[value].format(provider=provider, greylist_delay=lab.settings.greylist_delay,
+                                         name=repr(value), schedule=schedule))
         return Exit.OK
 
     shown = "|".join(words)

@@ -130,6 +130,9 @@ def _language(request: web.Request) -> str:
                         request.headers.get("Accept-Language", ""))
 
 
+language_of = _language  # the language of a request's page (?lang=, its cookie, the browser's)
+
+
 @dataclass(frozen=True)
 class Here:
     """The lab a request is about, as the server resolved it: the one lab of `lab web`,
@@ -162,9 +165,10 @@ def page(request: web.Request, template: str, **values) -> web.Response:
     lab = found.lab if found else None
     base = values.pop("base", found.base if found else "")
     path = request.path.removeprefix(base) or "/"
+    said = words.table(language)
     with i18n.use(language):  # the lab's sentences in it (a trace's steps, a check's words)
         html = TEMPLATES.get_template(template).render(
-            lang=language, w=words.WORDS[language], words_json=json.dumps(words.WORDS[language]),
+            lang=language, w=said, words_json=json.dumps(said),
             project=lab.project if lab else "class", path=path, base=base, lab=lab, **values)
     response = web.Response(text=html, content_type="text/html")
     if request.query.get("lang") in words.LANGUAGES:

@@ -30,15 +30,28 @@ from typing import Any
 
 from aiohttp import web
 
-from lab import classlinks, config, exercises
+from lab import classlinks, config, exercises, i18n
 from lab.compose import Lab, LabError
+from lab.i18n import Text, _
 from lab.web import app, classpage, terminal
 from lab.web.live import EventHub, LiveLab
 
 LOOK = 0.5  # seconds between two looks at the links file
 LINGER = 60.0  # seconds a lab's live picture runs on after its last page closed
 MAX_STREAMS = 16  # open event streams of one lab at once (each holds a queue here)
-FORBIDDEN = "this link does not open that page: use the link your teacher gave you\n"
+FORBIDDEN = _("this link does not open that page: use the link your teacher gave you")
+TOO_MANY = _("too many pages of this lab are open")
+
+
+def _said(request: web.Request, text: Text) -> str:
+    """A refusal's plain text in the reader's language, and in English under it (the
+    words a teacher may be sent, whatever the learner's browser speaks)."""
+    language = app.language_of(request)
+    return "".join(f"{line}\n" for line in dict.fromkeys([text.render(language), text.render(i18n.SOURCE)]))
+
+
+def _forbidden(request: web.Request) -> web.HTTPForbidden:
+    return web.HTTPForbidden(text=_said(request, FORBIDDEN))
 
 
 @dataclass
@@ -57,15 +70,15 @@ class Options:
 def check_options(options: Options) -> None:
     """Refuse, with the reason, to serve a class anywhere but 127.0.0.1 without TLS."""
     if options.bind not in ("127.0.0.1",) and not options.tls:
-        raise LabError(
-            f"a class served on {options.bind} is read by every machine on that network: the learners' "
+        raise LabError(_(
+            "a class served on {address} is read by every machine on that network: the learners' "
             "secrets and what they type would cross it in clear. Give it TLS: --cert FILE --key FILE "
             "(a certificate for the server's name, from your university say), or --lab-ca (the lab makes a "
             "certificate for it; learners import .lab/tls/class-ca.crt or accept the warning once). "
-            "Without TLS, serve 127.0.0.1 only and reach it with ssh -L.")
+            "Without TLS, serve 127.0.0.1 only and reach it with ssh -L.").format(address=options.bind))
     if options.bind in ("0.0.0.0", "::") and not options.names:
-        raise LabError(f"--bind {options.bind} listens on every address: say with --name which name or "
-                       "address the learners open (it goes into their links)")
+        raise LabError(_("--bind {address} listens on every address: say with --name which name or "
+                         "address the learners open (it goes into their links)").format(address=options.bind))
 
 
 class Labs:
@@ -147,13 +160,13 @@ async def admit(request: web.Request, handler: app.Handler) -> web.StreamRespons
     secret = request.cookies.get(request.app[COOKIE], "")
     role = links.role(secret) if secret else None
     if role is None:
-        raise web.HTTPForbidden(text=FORBIDDEN)
+        raise _forbidden(request)
     asked = request.match_info.get("lab")
     if asked is not None:
         ids = config.class_labs()
         lab_id = int(asked) if asked.isdigit() and len(asked) <= 3 else -1
         if lab_id not in ids or role not in (classlinks.TEACHER, lab_id):
-            raise web.HTTPForbidden(text=FORBIDDEN)
+            raise _forbidden(request)
         labs = request.app[LABS]
         state = request.app[LINKS]
 
@@ -165,14 +178,14 @@ async def admit(request: web.Request, handler: app.Handler) -> web.StreamRespons
         if request.path.endswith("/events"):
             return await _stream(request, handler, labs, lab_id)
     elif request.path.startswith("/teacher") and role != classlinks.TEACHER:
-        raise web.HTTPForbidden(text=FORBIDDEN)
+        raise _forbidden(request)
     request[ROLE] = role
     return await handler(request)
 
 
 async def _stream(request: web.Request, handler: app.Handler, labs: Labs, lab_id: int) -> web.StreamResponse:
     if labs.streams.get(lab_id, 0) >= MAX_STREAMS:
-        raise web.HTTPTooManyRequests(text="too many pages of this lab are open\n")
+        raise web.HTTPTooManyRequests(text=_said(request, TOO_MANY))
     labs.streams[lab_id] = labs.streams.get(lab_id, 0) + 1
     try:
         return await handler(request)
@@ -185,11 +198,11 @@ async def join(request: web.Request) -> web.Response:
     (A page that moves on, not a redirect: a SameSite=Strict cookie set on a visit that
     came from a mail program would not be sent along a redirect.)"""
     if request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
-        raise web.HTTPForbidden(text=FORBIDDEN)
+        raise _forbidden(request)
     secret = request.match_info["secret"]
     role = _links(request).role(secret)
     if role is None:
-        raise web.HTTPForbidden(text=FORBIDDEN)
+        raise _forbidden(request)
     target = "/teacher/" if role == classlinks.TEACHER else f"/lab/{role}/exercises"
     html = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0; url={target}">'
             f'<title>maillab</title><p><a href="{target}">maillab</a></p>')

@@ -40,9 +40,12 @@ def machines(lab: Lab) -> dict[str, Any]:
         found[service] = {"state": state, "networks": on, "off": off,
                           "addresses": {net: lab.settings.address(service, net) for net in expected}}
     running = tuple(p for p in PROVIDERS if states.get(p.service) == "healthy")
-    switched = {service: s.on() for service, s in switches.state(lab, running).items()}
+    switched: dict[str, list[Any]] = {service: [in_every_language(word) for word in s.on()]
+                                      for service, s in switches.state(lab, running).items()}
     for p in running:  # the admin's own settings, under the provider (lab postconf)
-        switched[p.service] += [f"own: {line}"[:44] for line in overrides.differences(lab.settings, p)]
+        own = [in_every_language(_("own: {setting}").format(setting=line))
+               for line in overrides.differences(lab.settings, p)]
+        switched[p.service] += [{language: said[:44] for language, said in words.items()} for words in own]
     left = [faults.FAULTS[name] for name in faults.left_on(Journal(lab.settings)) if name in faults.FAULTS]
     return {"machines": found, "switches": switched, "project": lab.project,
             "faults": [{"name": f.name, "at": f.at} for f in left]}

@@ -1,145 +1,103 @@
-"""The web view's words, in English and Japanese: the pages' templates and the page's
-script (which draws what changes) both take them from here."""
+"""The web view's words: the pages' templates and the page's script (which draws what
+changes) both take them from here, by key (`w["nav.lab"]`, `W["state.healthy"]`). Each is
+a marked sentence of the one catalog (lab/i18n.py, lab/locale/), and `table(language)`
+gives them all in the page's language. The language switch is the one word of its own:
+it names the language it switches to, in that language."""
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "ja")
+from lab import i18n
+from lab.i18n import Text, _
 
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "title": "maillab: the lab, live",
-        "nav.lab": "The lab",
-        "nav.exercises": "Exercises",
-        "picture": "The lab now",
-        "mail": "Mail moving",
-        "mail.none": "No message since the last reset. Send one from client-x (exercise 2).",
-        "refused": "Stopped at the door",
-        "refused.none": "Nobody has been refused since the last reset.",
-        "queues": "Queues",
-        "queue.empty": "empty",
-        "queue.next": "next try",
-        "mailboxes": "Mailboxes",
-        "mailbox.of": "of",
-        "messages": "messages",
-        "step.1": "submitted",
-        "step.2": "queued",
-        "step.3": "MX looked up",
-        "step.4": "handed over",
-        "step.5": "in the mailbox",
-        "step.6": "retrieved",
-        "where.mailbox": "in the mailbox",
-        "where.retrieved": "fetched by its reader",
-        "where.waiting": "waiting at {0}",
-        "where.at": "at {0}",
-        "where.back": "back at {0}",
-        "state.healthy": "running",
-        "state.starting": "starting",
-        "state.stopped": "stopped",
-        "state.paused": "hung (paused)",
-        "state.cut off": "cut off",
-        "state.hung up": "hung up",
-        "faults": "Faults now",
-        "faults.none": "no fault",
-        "switches": "Switches",
-        "trace": "Trace",
-        "headers": "Headers, read from the bottom up",
-        "headers.none": "No stored copy to read: the message is not (or no longer) in a mailbox.",
-        "now": "Now",
-        "exercises": "Exercises",
-        "exercise.check": "Check my work",
-        "exercise.checking": "Checking…",
-        "exercise.done": "done",
-        "exercise.steps": "steps done",
-        "hint": "hint",
-        "language": "日本語",
-        "live.lost": "The page lost the lab: is `make web` still running?",
-        "back": "back to the lab",
-        "class": "The class",
-        "class.none": "No class on this server: start one with `lab class up N`.",
-        "class.lab": "lab",
-        "class.health": "health",
-        "class.done": "done",
-        "class.last": "last action",
-        "class.left": "left on",
-        "term.open": "Terminals",
-        "term.close": "close this terminal",
-        "term.keys": "Ctrl+Shift+C copies, Ctrl+Shift+V pastes; `lab` runs the lab's commands",
-        "term.idle": "closed: nobody typed here for a while. Open it again with its button.",
-        "term.revoked": "closed: this link no longer opens the lab. Ask your teacher for the new one.",
-        "term.ended": "the terminal ended",
-        "class.learners": "Learners",
-        "class.open": "open",
-        "class.links": "Each learner's link: lab class links -o links.csv",
-        "class.forbidden": "This link does not open that page.",
-    },
-    "ja": {
-        "title": "maillab: 動いているラボ",
-        "nav.lab": "ラボ",
-        "nav.exercises": "演習",
-        "picture": "いまのラボ",
-        "mail": "流れているメール",
-        "mail.none": "最後のリセットから、まだメールは送られていません。"
-                     "client-x から送ってみましょう（演習 2）。",
-        "refused": "入り口で止められたもの",
-        "refused.none": "最後のリセットから、断られた接続はありません。",
-        "queues": "キュー",
-        "queue.empty": "空",
-        "queue.next": "次の再送",
-        "mailboxes": "メールボックス",
-        "mailbox.of": "/",
-        "messages": "通",
-        "step.1": "送信",
-        "step.2": "キューへ",
-        "step.3": "MX を引いた",
-        "step.4": "相手に渡した",
-        "step.5": "メールボックスに保存",
-        "step.6": "受信者が取り出した",
-        "where.mailbox": "メールボックスに届いた",
-        "where.retrieved": "受信者が取り出した",
-        "where.waiting": "{0} で待っている",
-        "where.at": "{0} にある",
-        "where.back": "{0} に戻ってきた",
-        "state.healthy": "稼働中",
-        "state.starting": "起動中",
-        "state.stopped": "停止",
-        "state.paused": "固まっている（一時停止）",
-        "state.cut off": "回線が切れている",
-        "state.hung up": "ダイヤルアップ切断中",
-        "faults": "いま起きている障害",
-        "faults.none": "障害なし",
-        "switches": "スイッチ",
-        "trace": "経路",
-        "headers": "ヘッダー（下から上へ読む）",
-        "headers.none": "読める保存コピーがありません（メールボックスにない、またはもう取り出された）。",
-        "now": "いま",
-        "exercises": "演習",
-        "exercise.check": "答え合わせ",
-        "exercise.checking": "確認中…",
-        "exercise.done": "完了",
-        "exercise.steps": "ステップ完了",
-        "hint": "ヒント",
-        "language": "English",
-        "live.lost": "ラボとの接続が切れました。`make web` は動いていますか？",
-        "back": "ラボに戻る",
-        "class": "クラス",
-        "class.none": "このサーバーにはクラスがありません。`lab class up N` で始めます。",
-        "class.lab": "ラボ",
-        "class.health": "状態",
-        "class.done": "完了",
-        "class.last": "最後の操作",
-        "class.left": "戻し忘れ",
-        "term.open": "端末",
-        "term.close": "この端末を閉じる",
-        "term.keys": "Ctrl+Shift+C でコピー、Ctrl+Shift+V で貼り付け。`lab` ではラボのコマンドが使えます",
-        "term.idle": "しばらく入力がなかったので閉じました。ボタンでもう一度開けます。",
-        "term.revoked": "このリンクではもうラボを開けません。新しいリンクを先生にもらってください。",
-        "term.ended": "端末が終了しました",
-        "class.learners": "受講者",
-        "class.open": "開く",
-        "class.links": "受講者ごとのリンク: lab class links -o links.csv",
-        "class.forbidden": "このリンクではそのページは開けません。",
-    },
+LANGUAGES = i18n.languages()
+# What the switch at the top of a page says: the other language's own name
+NAMES = {"en": "English", "ja": "日本語"}
+
+WORDS: dict[str, Text] = {
+    "title": _("maillab: the lab, live"),
+    "nav.lab": _("The lab"),
+    "nav.exercises": _("Exercises"),
+    "picture": _("The lab now"),
+    "mail": _("Mail moving"),
+    "mail.none": _("No message since the last reset. Send one from client-x (exercise 2)."),
+    "refused": _("Stopped at the door"),
+    "refused.none": _("Nobody has been refused since the last reset."),
+    "queues": _("Queues"),
+    "queue.empty": _("empty"),
+    "queue.next": _("next try"),
+    "mailboxes": _("Mailboxes"),
+    # Translators: "12 KiB of 10240 KiB", a mailbox's size and its quota
+    "mailbox.of": _("of"),
+    # Translators: after a count: "3 messages"
+    "messages": _("messages"),
+    "step.1": _("submitted"),
+    "step.2": _("queued"),
+    "step.3": _("MX looked up"),
+    "step.4": _("handed over"),
+    "step.5": _("in the mailbox"),
+    "step.6": _("retrieved"),
+    "where.mailbox": _("in the mailbox"),
+    "where.retrieved": _("fetched by its reader"),
+    "where.waiting": _("waiting at {where}"),
+    "where.at": _("at {where}"),
+    "where.back": _("back at {where}"),
+    "state.healthy": _("running"),
+    "state.starting": _("starting"),
+    "state.stopped": _("stopped"),
+    "state.paused": _("hung (paused)"),
+    "state.cut off": _("cut off"),
+    "state.hung up": _("hung up"),
+    "faults": _("Faults now"),
+    "faults.none": _("no fault"),
+    "fault.named": _("fault: {name}"),
+    "switches": _("Switches"),
+    "trace": _("Trace"),
+    "headers": _("Headers, read from the bottom up"),
+    "headers.none": _("No stored copy to read: the message is not (or no longer) in a mailbox."),
+    "now": _("Now"),
+    "exercises": _("Exercises"),
+    "exercise.check": _("Check my work"),
+    "exercise.checking": _("Checking…"),
+    "exercise.done": _("done"),
+    "exercise.steps": _("steps done"),
+    "hint": _("hint"),
+    "live.lost": _("The page lost the lab: is `make web` still running?"),
+    "back": _("back to the lab"),
+    "class": _("The class"),
+    "class.none": _("No class on this server: start one with `lab class up N`."),
+    "class.lab": _("lab"),
+    "class.health": _("health"),
+    "class.done": _("done"),
+    "class.last": _("last action"),
+    "class.left": _("left on"),
+    "health.healthy": _("healthy"),
+    "health.stopped": _("stopped"),
+    "health.not created": _("not created"),
+    "term.open": _("Terminals"),
+    "term.close": _("close this terminal"),
+    "term.keys": _("Ctrl+Shift+C copies, Ctrl+Shift+V pastes; `lab` runs the lab's commands"),
+    "term.idle": _("closed: nobody typed here for a while. Open it again with its button."),
+    "term.revoked": _("closed: this link no longer opens the lab. Ask your teacher for the new one."),
+    "term.ended": _("the terminal ended"),
+    "class.learners": _("Learners"),
+    "class.open": _("open"),
+    "class.links": _("Each learner's link: lab class links -o links.csv"),
+    "class.forbidden": _("This link does not open that page."),
 }
+
+
+def switch_to(language: str) -> str:
+    """The language a page's switch offers: English, or from English the first other."""
+    others = [other for other in LANGUAGES if other != i18n.SOURCE]
+    return others[0] if language == i18n.SOURCE and others else i18n.SOURCE
+
+
+def table(language: str) -> dict[str, str]:
+    """Every word of the pages in `language`, and the switch to the other language."""
+    found = {key: text.render(language) for key, text in WORDS.items()}
+    other = switch_to(language)
+    found["language"], found["language.to"] = NAMES.get(other, other), other
+    return found
 
 
 def choose(asked: str | None, cookie: str | None, accept_language: str) -> str:
@@ -149,12 +107,12 @@ def choose(asked: str | None, cookie: str | None, accept_language: str) -> str:
             return choice  # type: ignore[return-value]
     ranked = []
     for part in accept_language.split(","):
-        tag, _, q = part.strip().partition(";q=")
+        tag, _sep, q = part.strip().partition(";q=")
         try:
             ranked.append((float(q or 1), tag.split("-")[0].lower()))
         except ValueError:
             continue
-    for _, tag in sorted(ranked, key=lambda r: -r[0]):
+    for _q, tag in sorted(ranked, key=lambda r: -r[0]):
         if tag in LANGUAGES:
             return tag
     return "en"

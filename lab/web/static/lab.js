@@ -55,8 +55,8 @@ function drawMachines(data) {
   for (const text of document.querySelectorAll("text.switches")) {
     const service = text.id.slice("sw-".length);
     // one line each, under the machine: the faults acting on it, then its switches
-    const lines = [...data.faults.filter((f) => f.at === service).map((f) => ["fault: " + f.name, true]),
-                   ...(data.switches[service] || []).map((word) => [word, word === "OPEN RELAY"])];
+    const lines = [...data.faults.filter((f) => f.at === service).map((f) => [W["fault.named"].replace("{name}", f.name), true]),
+                   ...(data.switches[service] || []).map((word) => [said(word), (word.en ?? word) === "OPEN RELAY"])];
     const x = text.getAttribute("x");
     text.replaceChildren(...lines.map(([word, danger], i) => {
       const line = svg("tspan", {x: x, dy: i ? "1.2em" : "0"});
@@ -76,7 +76,7 @@ function where(j) {
 }
 
 function whereWords(j) {  // where the message is, in the page's language
-  const say = (key, name) => W[key].replace("{0}", name);
+  const say = (key, name) => W[key].replace("{where}", name);
   if (j.place === "mailbox" || j.place === "retrieved") return W["where." + j.place];
   if (j.place === j.sender && j.failed.length) return say("where.back", j.place);
   return say(j.failed.length ? "where.waiting" : "where.at", j.place);
@@ -194,9 +194,10 @@ function drawClass(data) {
       // the class server's teacher opens each learner's workspace from here
       el("td", {}, BASE === "/teacher" ? el("a", {href: `/lab/${r.lab_id}/exercises`}, String(r.lab_id))
                                        : String(r.lab_id)),
-      el("td", {class: r.health === "healthy" ? "" : "bad"}, r.health),
+      el("td", {class: r.health === "healthy" ? "" : "bad"}, W["health." + r.health] || r.health),
       el("td", {}, String(r.done)),
-      ...r.cells.map((c, i) => el("td", {class: c === "done" ? "done" : "", "data-exercise": data.exercises[i]}, c)),
+      ...r.cells.map((c, i) => el("td", {class: c === "done" ? "done" : "", "data-exercise": data.exercises[i]},
+                                  c === "done" ? W["class.done"] : c)),
       el("td", {}, `${when} ${r.last_action}`), el("td", {class: "bad"}, r.left_on.join(", ")));
   }));
 }
